@@ -1,0 +1,9 @@
+//! cmpkit's native core, free of Python: the ASN.1 types of CMP (RFC 9810),
+//! CRMF (RFC 4211) and the PKIX pieces they import, a structural DER check
+//! that runs before any schema parsing, and the password-based MACs.
+
+pub mod cmp;
+pub mod crmf;
+pub mod der;
+pub mod mac;
+pub mod pkix;
