@@ -1,11 +1,19 @@
-//! The PyO3 module `cmp._native`: glue only. Each `py_*` module converts
-//! between Python objects and the types of `cmpkit-core`.
+//! The PyO3 module `cmp._native`: glue only. `convert` and `schema` map the
+//! ASN.1 types of `cmpkit-core` to the dataclasses of `cmp.asn1`; `message`
+//! exposes PKIMessage decode/encode; `py_mac` the password-based MACs.
 use pyo3::prelude::*;
 
+mod convert;
+mod errors;
+mod message;
+mod names;
 mod py_mac;
+mod schema;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    message::register(m)?;
+    names::register(m)?;
     py_mac::register(m)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! that runs before any schema parsing, and the password-based MACs.
 
 pub mod cmp;
+pub mod common;
 pub mod crmf;
 pub mod der;
 pub mod mac;

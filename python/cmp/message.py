@@ -1,0 +1,187 @@
+"""The Python view of a PKIMessage (RFC 9810 §5.1).
+
+A message decoded from DER keeps its bytes: it is validated against the full
+schema at once, converted to Python values only when a field is read, and
+re-encodes to exactly the bytes it came from. A message built from values is
+encoded in one pass by the native core.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
+
+from cmp import _native
+from cmp.asn1 import PKIBody, PKIHeader, PKIStatusInfo
+from cmp.errors import EncodeError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = ["PKIMessage", "BODY_TYPES"]
+
+#: The RFC names of the PKIBody alternatives, in tag order ([0] ir ... [26] pollRep).
+BODY_TYPES: Tuple[str, ...] = (
+    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp",
+    "rr", "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested",
+    "genm", "genp", "error", "certConf", "pollReq", "pollRep",
+)
+
+_Bytes = Union[bytes, bytearray, memoryview]
+
+
+class PKIMessage:
+    """PKIMessage ::= SEQUENCE { header, body, [0] protection, [1] extraCerts }."""
+
+    __slots__ = (
+        "_der", "_body_type", "_header", "_body", "_protection", "_extra_certs",
+        "_decoded", "_protected_part",
+    )
+
+    def __init__(
+        self,
+        header: PKIHeader,
+        body: PKIBody,
+        protection: Optional[bytes] = None,
+        extra_certs: Sequence[bytes] = (),
+    ) -> None:
+        self._header = header
+        self._body = body
+        self._body_type: str = body.kind
+        self._protection = protection
+        self._extra_certs: Tuple[bytes, ...] = tuple(extra_certs)
+        self._decoded = True
+        self._der: Optional[bytes] = None
+        self._protected_part: Optional[bytes] = None
+
+    @classmethod
+    def from_der(cls, data: _Bytes) -> PKIMessage:
+        """Validates and wraps a DER PKIMessage; raises :class:`cmp.DecodeError`."""
+        der = bytes(data)
+        msg = cls.__new__(cls)
+        msg._body_type = _native.check_message(der)
+        msg._der = der
+        msg._decoded = False
+        msg._protected_part = None
+        return msg
+
+    def _decode(self) -> None:
+        assert self._der is not None
+        header, body, protection, extra = _native.decode_message(self._der)
+        self._header, self._body, self._protection = header, body, protection
+        self._extra_certs = extra or ()
+        self._decoded = True
+
+    @property
+    def header(self) -> PKIHeader:
+        if not self._decoded:
+            self._decode()
+        return self._header
+
+    @property
+    def body(self) -> PKIBody:
+        if not self._decoded:
+            self._decode()
+        return self._body
+
+    @property
+    def body_type(self) -> str:
+        """The RFC's name of the body choice: ``"ir"``, ``"ip"``, ``"certConf"``, ..."""
+        return self._body_type
+
+    @property
+    def protection(self) -> Optional[bytes]:
+        if not self._decoded:
+            self._decode()
+        return self._protection
+
+    @property
+    def extra_certs(self) -> Tuple[bytes, ...]:
+        """The DER of each certificate in extraCerts (empty when absent)."""
+        if not self._decoded:
+            self._decode()
+        return self._extra_certs
+
+    def protected_part(self) -> bytes:
+        """DER of ProtectedPart ::= SEQUENCE { header, body }, the input of the
+        protection: sliced from the received bytes, or encoded from values."""
+        if self._protected_part is None:
+            if self._der is not None:
+                self._protected_part = _native.protected_part_of(self._der)
+            else:
+                try:
+                    self._protected_part = _native.encode_protected_part(self._header, self._body)
+                except (TypeError, ValueError) as e:
+                    raise EncodeError(str(e)) from None
+        return self._protected_part
+
+    def to_der(self) -> bytes:
+        """The DER encoding (the original bytes for a decoded message)."""
+        if self._der is None:
+            try:
+                self._der = _native.assemble_message(
+                    self.protected_part(), self._protection, self._extra_certs or None
+                )
+            except (TypeError, ValueError) as e:
+                raise EncodeError(str(e)) from None
+        return self._der
+
+    def with_protection(
+        self, protection: Optional[bytes], extra_certs: Optional[Sequence[bytes]] = None
+    ) -> PKIMessage:
+        """The same header and body with new protection (and extraCerts, when
+        given); the protected part is reused, not encoded again."""
+        msg = PKIMessage(
+            self.header,
+            self.body,
+            protection,
+            self.extra_certs if extra_certs is None else extra_certs,
+        )
+        msg._protected_part = self.protected_part()
+        return msg
+
+    # --- conveniences ------------------------------------------------------------
+
+    @property
+    def transaction_id(self) -> Optional[bytes]:
+        return self.header.transaction_id
+
+    @property
+    def sender_nonce(self) -> Optional[bytes]:
+        return self.header.sender_nonce
+
+    @property
+    def recip_nonce(self) -> Optional[bytes]:
+        return self.header.recip_nonce
+
+    def extra_certificates(self) -> list[x509.Certificate]:
+        """extraCerts as ``cryptography`` certificates."""
+        from cryptography.x509 import load_der_x509_certificate
+
+        return [load_der_x509_certificate(c) for c in self.extra_certs]
+
+    def status_info(self) -> Optional[PKIStatusInfo]:
+        """The PKIStatusInfo of an error body, or of the first response of
+        ip/cp/kup/ccp/rp, if any."""
+        kind, value = self.body.kind, self.body.value
+        if kind == "error":
+            si: PKIStatusInfo = value.pki_status_info
+            return si
+        if kind in ("ip", "cp", "kup", "ccp") and value.response:
+            return value.response[0].status  # type: ignore[no-any-return]
+        if kind == "rp" and value.status:
+            return value.status[0]  # type: ignore[no-any-return]
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PKIMessage):
+            return NotImplemented
+        return self.to_der() == other.to_der()
+
+    def __hash__(self) -> int:
+        return hash(self.to_der())
+
+    def __repr__(self) -> str:
+        return f"<PKIMessage {self._body_type}, {len(self.to_der())} bytes>"
+
+    def __reduce__(self) -> Any:
+        return (PKIMessage.from_der, (self.to_der(),))

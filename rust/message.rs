@@ -1,0 +1,164 @@
+//! PKIMessage entry points: validate, decode into Python values, slice the
+//! protected part out of received bytes, and encode in one pass.
+
+use crate::convert::{FromPy, ToPy};
+use crate::errors::{check_der, decode_error, write};
+use bumpalo::Bump;
+use cmpkit_core::cmp::{PKIBody, PKIHeader, PKIMessage, ProtectedPart};
+use cmpkit_core::common::{OctetBits, RawSeq, SeqOf};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+const BODY_NAMES: [&str; 27] = [
+    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp", "rr",
+    "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested", "genm",
+    "genp", "error", "certConf", "pollReq", "pollRep",
+];
+
+fn parse<'a>(py: Python<'_>, data: &'a [u8]) -> PyResult<PKIMessage<'a>> {
+    check_der(py, data, "PKIMessage")?;
+    asn1::parse_single::<PKIMessage<'a>>(data).map_err(|e| decode_error(py, "PKIMessage", &e))
+}
+
+/// The four top-level elements of a PKIMessage as raw TLVs (already validated).
+fn split(data: &[u8]) -> asn1::ParseResult<(asn1::Tlv<'_>, asn1::Tlv<'_>)> {
+    asn1::parse_single::<asn1::Sequence<'_>>(data)?.parse(|p| {
+        let header = p.read_element::<asn1::Tlv<'_>>()?;
+        let body = p.read_element::<asn1::Tlv<'_>>()?;
+        while !p.is_empty() {
+            p.read_element::<asn1::Tlv<'_>>()?;
+        }
+        Ok((header, body))
+    })
+}
+
+/// Validates `data` as a PKIMessage and returns the RFC name of its body.
+#[pyfunction]
+pub fn check_message(py: Python<'_>, data: &[u8]) -> PyResult<&'static str> {
+    let body_tag = split_body_tag(py, data)?;
+    Ok(BODY_NAMES[body_tag])
+}
+
+fn split_body_tag(py: Python<'_>, data: &[u8]) -> PyResult<usize> {
+    parse(py, data)?;
+    let (_, body) = split(data).map_err(|e| decode_error(py, "PKIMessage", &e))?;
+    let n = body.tag().as_u8().map(|t| t & 0x1f).unwrap_or(0xff) as usize;
+    if n < BODY_NAMES.len() {
+        Ok(n)
+    } else {
+        Err(PyValueError::new_err("unknown PKIBody"))
+    }
+}
+
+/// Decodes a PKIMessage into `(header, body, protection, extra_certs)`.
+#[pyfunction]
+pub fn decode_message<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
+    let msg = parse(py, data)?;
+    PyTuple::new(
+        py,
+        [
+            msg.header.to_py(py)?,
+            msg.body.to_py(py)?,
+            msg.protection.to_py(py)?,
+            msg.extra_certs.to_py(py)?,
+        ],
+    )
+}
+
+/// The DER of ProtectedPart ::= SEQUENCE { header, body }, sliced from the
+/// received bytes (never re-encoded), which the protection covers.
+#[pyfunction]
+pub fn protected_part_of<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    parse(py, data)?;
+    let (header, body) = split(data).map_err(|e| decode_error(py, "PKIMessage", &e))?;
+    let mut contents = Vec::with_capacity(header.full_data().len() + body.full_data().len());
+    contents.extend_from_slice(header.full_data());
+    contents.extend_from_slice(body.full_data());
+    Ok(PyBytes::new(py, &RawSeq(&contents).to_der()))
+}
+
+/// Encodes ProtectedPart { header, body } from Python values.
+#[pyfunction]
+pub fn encode_protected_part<'py>(
+    py: Python<'py>,
+    header: &Bound<'py, PyAny>,
+    body: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let arena = Bump::new();
+    let part = ProtectedPart {
+        header: PKIHeader::from_py(header, &arena).map_err(|e| crate::convert::at(py, e, "PKIMessage.header"))?,
+        body: PKIBody::from_py(body, &arena).map_err(|e| crate::convert::at(py, e, "PKIMessage.body"))?,
+    };
+    Ok(PyBytes::new(py, &write(&part)?))
+}
+
+/// Builds a PKIMessage from the DER of its ProtectedPart (as produced by
+/// `encode_protected_part` and signed or MACed), the protection and the
+/// extraCerts, without encoding header and body again.
+#[pyfunction]
+#[pyo3(signature = (protected_part, protection=None, extra_certs=None))]
+pub fn assemble_message<'py>(
+    py: Python<'py>,
+    protected_part: &[u8],
+    protection: Option<&[u8]>,
+    extra_certs: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let arena = Bump::new();
+    let part = RawSeq::from_der(protected_part)
+        .map_err(|e| PyValueError::new_err(format!("protected part is not a SEQUENCE: {e}")))?;
+    let certs: Option<SeqOf<'_, RawSeq<'_>, 1>> = match extra_certs {
+        Some(c) => Option::from_py(c, &arena).map_err(|e| crate::convert::at(py, e, "extra_certs"))?,
+        None => None,
+    };
+    let certs = certs.filter(|c| !matches!(c, SeqOf::Write(v) if v.is_empty()));
+    let mut contents = part.0.to_vec();
+    if let Some(p) = protection {
+        contents.extend(write(&asn1::Explicit::<_, 0>::new(OctetBits(p)))?);
+    }
+    if let Some(c) = &certs {
+        contents.extend(write(&asn1::Explicit::<_, 1>::new(c))?);
+    }
+    let der = RawSeq(&contents).to_der();
+    Ok(PyBytes::new(py, &der))
+}
+
+#[pyfunction]
+pub fn decode_as<'py>(py: Python<'py>, name: &str, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    crate::schema::decode_as(py, name, data)
+}
+
+#[pyfunction]
+pub fn encode_as<'py>(
+    py: Python<'py>,
+    name: &str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(py, &crate::schema::encode_as(py, name, value)?))
+}
+
+/// Sets the size (bytes) and nesting limits applied before every decode.
+#[pyfunction]
+pub fn set_limits(max_size: usize, max_depth: usize) {
+    crate::errors::set_limits(max_size, max_depth)
+}
+
+/// Returns the limits in force: `(max_size, max_depth)`.
+#[pyfunction]
+pub fn get_limits() -> (usize, usize) {
+    let l = crate::errors::limits();
+    (l.max_size, l.max_depth)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(check_message, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_message, m)?)?;
+    m.add_function(wrap_pyfunction!(protected_part_of, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_protected_part, m)?)?;
+    m.add_function(wrap_pyfunction!(assemble_message, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_as, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_as, m)?)?;
+    m.add_function(wrap_pyfunction!(set_limits, m)?)?;
+    m.add_function(wrap_pyfunction!(get_limits, m)?)?;
+    Ok(())
+}
