@@ -186,7 +186,11 @@ impl ToPy for asn1::BigInt<'_> {
         }
         static FROM_BYTES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let f = FROM_BYTES.get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.get_type::<pyo3::types::PyInt>().getattr("from_bytes")?.unbind())
+            Ok::<_, PyErr>(
+                py.get_type::<pyo3::types::PyInt>()
+                    .getattr("from_bytes")?
+                    .unbind(),
+            )
         })?;
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("signed", true)?;
@@ -195,8 +199,13 @@ impl ToPy for asn1::BigInt<'_> {
 }
 impl<'a> FromPy<'a> for asn1::BigInt<'a> {
     fn from_py(obj: &Bound<'_, PyAny>, arena: &'a Bump) -> PyResult<Self> {
-        if !obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyBool>() {
-            return Err(PyTypeError::new_err(format!("expected int, got {}", type_name(obj))));
+        if !obj.is_instance_of::<pyo3::types::PyInt>()
+            || obj.is_instance_of::<pyo3::types::PyBool>()
+        {
+            return Err(PyTypeError::new_err(format!(
+                "expected int, got {}",
+                type_name(obj)
+            )));
         }
         let bits: usize = obj.call_method0("bit_length")?.extract()?;
         let len = bits / 8 + 1;
@@ -205,8 +214,7 @@ impl<'a> FromPy<'a> for asn1::BigInt<'a> {
         let raw = obj.call_method("to_bytes", (len, "big"), Some(&kwargs))?;
         let mut b = bytes_of(&raw)?.as_bytes();
         // Minimal two's complement: drop redundant leading 0x00/0xff octets.
-        while b.len() > 1
-            && ((b[0] == 0 && b[1] & 0x80 == 0) || (b[0] == 0xff && b[1] & 0x80 != 0))
+        while b.len() > 1 && ((b[0] == 0 && b[1] & 0x80 == 0) || (b[0] == 0xff && b[1] & 0x80 != 0))
         {
             b = &b[1..];
         }

@@ -54,7 +54,12 @@ pub fn check_der(py: Python<'_>, data: &[u8], what: &str) -> PyResult<()> {
 /// A schema error from the `asn1` crate, with the ASN.1 path it reports.
 pub fn decode_error(py: Python<'_>, what: &str, e: &asn1::ParseError) -> PyErr {
     let path = asn1_path(what, e);
-    raise(py, format!("malformed {what}: {e} at {path}"), Some(path), None)
+    raise(
+        py,
+        format!("malformed {what}: {e} at {path}"),
+        Some(path),
+        None,
+    )
 }
 
 /// `Type::field > Type::field > [index]`, from the crate's debug rendering

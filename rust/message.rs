@@ -11,9 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 const BODY_NAMES: [&str; 27] = [
-    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp", "rr",
-    "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested", "genm",
-    "genp", "error", "certConf", "pollReq", "pollRep",
+    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp", "rr", "rp",
+    "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested", "genm", "genp", "error",
+    "certConf", "pollReq", "pollRep",
 ];
 
 fn parse<'a>(py: Python<'_>, data: &'a [u8]) -> PyResult<PKIMessage<'a>> {
@@ -87,8 +87,10 @@ pub fn encode_protected_part<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let arena = Bump::new();
     let part = ProtectedPart {
-        header: PKIHeader::from_py(header, &arena).map_err(|e| crate::convert::at(py, e, "PKIMessage.header"))?,
-        body: PKIBody::from_py(body, &arena).map_err(|e| crate::convert::at(py, e, "PKIMessage.body"))?,
+        header: PKIHeader::from_py(header, &arena)
+            .map_err(|e| crate::convert::at(py, e, "PKIMessage.header"))?,
+        body: PKIBody::from_py(body, &arena)
+            .map_err(|e| crate::convert::at(py, e, "PKIMessage.body"))?,
     };
     Ok(PyBytes::new(py, &write(&part)?))
 }
@@ -108,7 +110,9 @@ pub fn assemble_message<'py>(
     let part = RawSeq::from_der(protected_part)
         .map_err(|e| PyValueError::new_err(format!("protected part is not a SEQUENCE: {e}")))?;
     let certs: Option<SeqOf<'_, RawSeq<'_>, 1>> = match extra_certs {
-        Some(c) => Option::from_py(c, &arena).map_err(|e| crate::convert::at(py, e, "extra_certs"))?,
+        Some(c) => {
+            Option::from_py(c, &arena).map_err(|e| crate::convert::at(py, e, "extra_certs"))?
+        }
         None => None,
     };
     let certs = certs.filter(|c| !matches!(c, SeqOf::Write(v) if v.is_empty()));
@@ -134,7 +138,10 @@ pub fn encode_as<'py>(
     name: &str,
     value: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(PyBytes::new(py, &crate::schema::encode_as(py, name, value)?))
+    Ok(PyBytes::new(
+        py,
+        &crate::schema::encode_as(py, name, value)?,
+    ))
 }
 
 /// Sets the size (bytes) and nesting limits applied before every decode.

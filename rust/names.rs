@@ -78,31 +78,48 @@ struct AnotherName<'a> {
 /// Parses the DER of an otherName GeneralName (as a universal SEQUENCE) into
 /// `(type_id: str, value: bytes)`, the value being the DER inside `[0]`.
 #[pyfunction]
-pub fn parse_other_name<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(String, Bound<'py, PyBytes>)> {
+pub fn parse_other_name<'py>(
+    py: Python<'py>,
+    data: &[u8],
+) -> PyResult<(String, Bound<'py, PyBytes>)> {
     check_der(py, data, "AnotherName")?;
-    let v = asn1::parse_single::<AnotherName<'_>>(data).map_err(|e| decode_error(py, "AnotherName", &e))?;
+    let v = asn1::parse_single::<AnotherName<'_>>(data)
+        .map_err(|e| decode_error(py, "AnotherName", &e))?;
     Ok((v.type_id.to_string(), PyBytes::new(py, v.value.full_data())))
 }
 
 /// The reverse of [`parse_other_name`].
 #[pyfunction]
-pub fn encode_other_name<'py>(py: Python<'py>, type_id: &str, value: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+pub fn encode_other_name<'py>(
+    py: Python<'py>,
+    type_id: &str,
+    value: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
     let type_id = asn1::ObjectIdentifier::from_string(type_id)
         .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("invalid OBJECT IDENTIFIER"))?;
-    let value = asn1::parse_single::<asn1::Tlv<'_>>(value)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("otherName value is not DER: {e}")))?;
-    Ok(PyBytes::new(py, &crate::errors::write(&AnotherName { type_id, value })?))
+    let value = asn1::parse_single::<asn1::Tlv<'_>>(value).map_err(|e| {
+        pyo3::exceptions::PyValueError::new_err(format!("otherName value is not DER: {e}"))
+    })?;
+    Ok(PyBytes::new(
+        py,
+        &crate::errors::write(&AnotherName { type_id, value })?,
+    ))
 }
 
 /// A minimal unsigned certificate carrying `extensions` (DER of Extensions),
 /// so that `cryptography` can parse them: it has no loader for bare Extensions.
 #[pyfunction]
-pub fn certificate_with_extensions<'py>(py: Python<'py>, extensions: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+pub fn certificate_with_extensions<'py>(
+    py: Python<'py>,
+    extensions: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
     check_der(py, extensions, "Extensions")?;
     let ext = cmpkit_core::common::RawSeq::from_der(extensions)
         .map_err(|e| decode_error(py, "Extensions", &e))?;
     // ecdsa-with-SHA256, no parameters; Ed25519 key of zeros; 2000-01-01 validity.
-    let alg: &[u8] = &[0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    let alg: &[u8] = &[
+        0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+    ];
     let mut tbs = vec![0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01];
     tbs.extend_from_slice(alg);
     tbs.extend_from_slice(&[0x30, 0x00]);
@@ -111,11 +128,16 @@ pub fn certificate_with_extensions<'py>(py: Python<'py>, extensions: &[u8]) -> P
     tbs.extend_from_slice(&[0x17, 0x0d]);
     tbs.extend_from_slice(b"000101000000Z");
     tbs.extend_from_slice(&[0x30, 0x00]);
-    tbs.extend_from_slice(&[0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+    tbs.extend_from_slice(&[
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ]);
     tbs.extend_from_slice(&[0u8; 32]);
     tbs.extend(crate::errors::write(&asn1::Explicit::<_, 3>::new(ext))?);
     let mut cert = cmpkit_core::common::RawSeq(&tbs).to_der();
     cert.extend_from_slice(alg);
     cert.extend_from_slice(&[0x03, 0x01, 0x00]);
-    Ok(PyBytes::new(py, &cmpkit_core::common::RawSeq(&cert).to_der()))
+    Ok(PyBytes::new(
+        py,
+        &cmpkit_core::common::RawSeq(&cert).to_der(),
+    ))
 }

@@ -34,7 +34,10 @@ py_struct!(CertTemplate<'a> {
     version, serial_number, signing_alg, issuer, validity, subject, public_key,
     issuer_uid, subject_uid, extensions,
 });
-py_struct!(OptionalValidity { not_before, not_after });
+py_struct!(OptionalValidity {
+    not_before,
+    not_after
+});
 py_struct!(AttributeTypeAndValue<'a> { attr_type, value });
 py_choice!(ProofOfPossession<'a> {
     RaVerified => "raVerified",
@@ -128,7 +131,12 @@ py_struct!(KemBMParameter<'a> { kdf, kem_context, len, mac });
 fn utc(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     UTC.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind())
+        Ok::<_, PyErr>(
+            py.import("datetime")?
+                .getattr("timezone")?
+                .getattr("utc")?
+                .unbind(),
+        )
     })
     .map(|u| u.bind(py).clone())
 }
@@ -188,7 +196,11 @@ fn datetime_from_py(obj: &Bound<'_, PyAny>) -> PyResult<(asn1::DateTime, u32)> {
 /// GeneralizedTime (fractions allowed, as in messageTime) is a UTC `datetime`.
 impl ToPy for asn1::GeneralizedTime {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        datetime_to_py(py, self.as_datetime(), self.nanoseconds().unwrap_or(0) / 1000)
+        datetime_to_py(
+            py,
+            self.as_datetime(),
+            self.nanoseconds().unwrap_or(0) / 1000,
+        )
     }
 }
 impl FromPy<'_> for asn1::GeneralizedTime {
@@ -217,7 +229,9 @@ impl FromPy<'_> for Time {
         if (1950..2050).contains(&dt.year()) {
             asn1::UtcTime::new(dt).map(Time::UtcTime).map_err(bad)
         } else {
-            asn1::X509GeneralizedTime::new(dt).map(Time::GeneralTime).map_err(bad)
+            asn1::X509GeneralizedTime::new(dt)
+                .map(Time::GeneralTime)
+                .map_err(bad)
         }
     }
 }

@@ -174,7 +174,10 @@ mod tests {
     fn named_bits_round_trip_minimal() {
         for mask in [0u64, 1, 2, 1 << 7, 1 << 8, 1 << 26, (1 << 26) | 1, u64::MAX] {
             let der = asn1::write_single(&NamedBits(mask)).unwrap();
-            assert_eq!(asn1::parse_single::<NamedBits>(&der).unwrap(), NamedBits(mask));
+            assert_eq!(
+                asn1::parse_single::<NamedBits>(&der).unwrap(),
+                NamedBits(mask)
+            );
         }
         // badAlg (bit 0) is the first bit of the first octet, 7 unused bits.
         assert_eq!(asn1::write_single(&NamedBits(1)).unwrap(), [3, 2, 7, 0x80]);

@@ -155,7 +155,9 @@ fn length(data: &[u8], pos: usize) -> Result<(usize, usize), DerError> {
     if bytes[0] == 0 {
         return Err(fault(pos, "length is not minimally encoded"));
     }
-    let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    let len = bytes
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
     if len < 0x80 {
         return Err(fault(pos, "length is not minimally encoded"));
     }

@@ -1,0 +1,66 @@
+"""Type stub of the native core ``cmp._native`` (rust/lib.rs)."""
+
+from typing import Any, Optional, Sequence, Tuple
+
+# --- PKIMessage (rust/message.rs) ---
+def check_message(data: bytes) -> str: ...
+def decode_message(data: bytes) -> Tuple[Any, Any, Optional[bytes], Optional[Tuple[bytes, ...]]]: ...
+def protected_part_of(data: bytes) -> bytes: ...
+def encode_protected_part(header: Any, body: Any) -> bytes: ...
+def assemble_message(
+    protected_part: bytes,
+    protection: Optional[bytes] = None,
+    extra_certs: Optional[Sequence[bytes]] = None,
+) -> bytes: ...
+def decode_as(name: str, data: bytes) -> Any: ...
+def encode_as(name: str, value: Any) -> bytes: ...
+def set_limits(max_size: int, max_depth: int) -> None: ...
+def get_limits() -> Tuple[int, int]: ...
+
+# --- names (rust/names.rs) ---
+def parse_name(data: bytes) -> list[list[Tuple[str, int, bytes]]]: ...
+def parse_other_name(data: bytes) -> Tuple[str, bytes]: ...
+def encode_other_name(type_id: str, value: bytes) -> bytes: ...
+def certificate_with_extensions(extensions: bytes) -> bytes: ...
+
+# --- password-based MACs (rust/py_mac.rs) ---
+# Byte arguments must be ``bytes`` (not bytearray/memoryview): the native code
+# reads them with the GIL released. Errors are ValueError.
+
+PBM_MIN_ITERATIONS: int
+PBM_MAX_ITERATIONS: int
+PBKDF2_MIN_ITERATIONS: int
+PBKDF2_MAX_ITERATIONS: int
+
+def pbm(
+    secret: bytes,
+    salt: bytes,
+    iterations: int,
+    owf: str,
+    mac: str,
+    data: bytes,
+    min_iterations: int = 100,
+    max_iterations: int = 100000,
+) -> bytes: ...
+def pbkdf2_hmac(
+    prf: str,
+    password: bytes,
+    salt: bytes,
+    iterations: int,
+    key_len: int,
+    min_iterations: int = 1,
+    max_iterations: int = 10000000,
+) -> bytes: ...
+def hmac(digest: str, key: bytes, data: bytes) -> bytes: ...
+def pbmac1(
+    prf: str,
+    mac: str,
+    password: bytes,
+    salt: bytes,
+    iterations: int,
+    key_len: int,
+    data: bytes,
+    min_iterations: int = 1,
+    max_iterations: int = 10000000,
+) -> bytes: ...
+def sha256_chain(n: int, seed: bytes) -> bytes: ...
