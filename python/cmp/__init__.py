@@ -13,6 +13,12 @@ from cmp.message import BODY_TYPES, PKIMessage
 __version__ = "0.1.0"
 
 __all__ = [
-    "BODY_TYPES", "CMPError", "DecodeError", "EncodeError", "LimitError", "PKIMessage",
-    "ProtectionError", "__version__",
+    "BODY_TYPES",
+    "CMPError",
+    "DecodeError",
+    "EncodeError",
+    "LimitError",
+    "PKIMessage",
+    "ProtectionError",
+    "__version__",
 ]

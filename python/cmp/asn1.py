@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from cmp import _native
 
@@ -31,18 +31,62 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 __all__ = [
-    "AlgorithmIdentifier", "AttributeTypeAndValue", "BitString", "CAKeyUpdAnnContent",
-    "CAKeyUpdContent", "CertConfirmContent", "CertId", "CertOrEncCert", "CertRepMessage",
-    "CertReqMsg", "CertReqTemplateContent", "CertRequest", "CertResponse", "CertStatus",
-    "CertTemplate", "CertifiedKeyPair", "Challenge", "CRLSource", "CRLStatus",
-    "DHBMParameter", "EncryptedKey", "EncryptedValue", "ErrorMsgContent", "FailInfo",
-    "GeneralName", "InfoTypeAndValue", "KemBMParameter", "KemCiphertextInfo",
-    "KeyRecRepContent", "OptionalValidity", "PBKDF2Params", "PBKDF2Salt", "PBMAC1Params",
-    "PBMParameter", "PKIArchiveOptions", "PKIBody", "PKIHeader", "PKIPublicationInfo",
-    "PKIStatus", "PKIStatusInfo", "PKMACValue", "POPOPrivKey", "POPOSigningKey",
-    "POPOSigningKeyInput", "POPOSigningKeyInputAuthInfo", "PollRepEntry", "PollReqEntry",
-    "ProofOfPossession", "ProtectedPart", "RevAnnContent", "RevDetails", "RevRepContent",
-    "RootCaKeyUpdateContent", "SinglePubInfo", "decode", "encode",
+    "AlgorithmIdentifier",
+    "AttributeTypeAndValue",
+    "BitString",
+    "CAKeyUpdAnnContent",
+    "CAKeyUpdContent",
+    "CRLSource",
+    "CRLStatus",
+    "CertConfirmContent",
+    "CertId",
+    "CertOrEncCert",
+    "CertRepMessage",
+    "CertReqMsg",
+    "CertReqTemplateContent",
+    "CertRequest",
+    "CertResponse",
+    "CertStatus",
+    "CertTemplate",
+    "CertifiedKeyPair",
+    "Challenge",
+    "DHBMParameter",
+    "EncryptedKey",
+    "EncryptedValue",
+    "ErrorMsgContent",
+    "FailInfo",
+    "GeneralName",
+    "InfoTypeAndValue",
+    "KemBMParameter",
+    "KemCiphertextInfo",
+    "KeyRecRepContent",
+    "OptionalValidity",
+    "PBKDF2Params",
+    "PBKDF2Salt",
+    "PBMAC1Params",
+    "PBMParameter",
+    "PKIArchiveOptions",
+    "PKIBody",
+    "PKIHeader",
+    "PKIPublicationInfo",
+    "PKIStatus",
+    "PKIStatusInfo",
+    "PKMACValue",
+    "POPOPrivKey",
+    "POPOSigningKey",
+    "POPOSigningKeyInput",
+    "POPOSigningKeyInputAuthInfo",
+    "PollRepEntry",
+    "PollReqEntry",
+    "ProofOfPossession",
+    "ProtectedPart",
+    "RevAnnContent",
+    "RevDetails",
+    "RevRepContent",
+    "RootCaKeyUpdateContent",
+    "SinglePubInfo",
+    "decode",
+    "encode",
 ]
 
 
@@ -60,9 +104,6 @@ def encode(type_name: str, value: Any) -> bytes:
         return _native.encode_as(type_name, value)
     except (TypeError, ValueError) as e:
         raise EncodeError(str(e)) from None
-
-
-_frozen = dataclass(frozen=True)
 
 
 # --- enumerations --------------------------------------------------------------
@@ -125,7 +166,7 @@ class FailInfo(enum.IntFlag):
 # --- PKIX ------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True)
 class BitString:
     """A BIT STRING with no fixed meaning: octets plus the unused bits of the last."""
 
@@ -133,15 +174,15 @@ class BitString:
     unused_bits: int = 0
 
 
-@_frozen
+@dataclass(frozen=True)
 class AlgorithmIdentifier:
     """RFC 5280 AlgorithmIdentifier; ``parameters`` is the DER of the parameters."""
 
     algorithm: str
-    parameters: Optional[bytes] = None
+    parameters: bytes | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class GeneralName:
     """RFC 5280 GeneralName. ``value`` is ``str`` for rfc822Name, dNSName,
     uniformResourceIdentifier and registeredID (dotted OID), ``bytes``
@@ -170,13 +211,13 @@ class GeneralName:
 # --- CRMF ------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True)
 class OptionalValidity:
-    not_before: Optional[datetime.datetime] = None
-    not_after: Optional[datetime.datetime] = None
+    not_before: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class AttributeTypeAndValue:
     """A control or regInfo entry: ``value`` is the DER of the value."""
 
@@ -184,54 +225,54 @@ class AttributeTypeAndValue:
     value: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertTemplate:
-    version: Optional[int] = None
-    serial_number: Optional[int] = None
-    signing_alg: Optional[AlgorithmIdentifier] = None
-    issuer: Optional[bytes] = None
-    validity: Optional[OptionalValidity] = None
-    subject: Optional[bytes] = None
-    public_key: Optional[bytes] = None
-    issuer_uid: Optional[BitString] = None
-    subject_uid: Optional[BitString] = None
-    extensions: Optional[bytes] = None
+    version: int | None = None
+    serial_number: int | None = None
+    signing_alg: AlgorithmIdentifier | None = None
+    issuer: bytes | None = None
+    validity: OptionalValidity | None = None
+    subject: bytes | None = None
+    public_key: bytes | None = None
+    issuer_uid: BitString | None = None
+    subject_uid: BitString | None = None
+    extensions: bytes | None = None
 
-    def subject_name(self) -> Optional[x509.Name]:
+    def subject_name(self) -> x509.Name | None:
         from cmp.names import name_from_der
 
         return None if self.subject is None else name_from_der(self.subject)
 
-    def issuer_name(self) -> Optional[x509.Name]:
+    def issuer_name(self) -> x509.Name | None:
         from cmp.names import name_from_der
 
         return None if self.issuer is None else name_from_der(self.issuer)
 
-    def public_key_object(self) -> Optional[PublicKeyTypes]:
+    def public_key_object(self) -> PublicKeyTypes | None:
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
         return None if self.public_key is None else load_der_public_key(self.public_key)
 
-    def extension_list(self) -> Optional[x509.Extensions]:
+    def extension_list(self) -> x509.Extensions | None:
         from cmp.names import extensions_from_der
 
         return None if self.extensions is None else extensions_from_der(self.extensions)
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertRequest:
     cert_req_id: int
     cert_template: CertTemplate
-    controls: Optional[Tuple[AttributeTypeAndValue, ...]] = None
+    controls: tuple[AttributeTypeAndValue, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class PKMACValue:
     alg_id: AlgorithmIdentifier
     value: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class POPOSigningKeyInputAuthInfo:
     """kind ``sender`` (GeneralName) or ``publicKeyMAC`` (PKMACValue)."""
 
@@ -239,20 +280,20 @@ class POPOSigningKeyInputAuthInfo:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class POPOSigningKeyInput:
     auth_info: POPOSigningKeyInputAuthInfo
     public_key: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class POPOSigningKey:
-    poposk_input: Optional[POPOSigningKeyInput]
+    poposk_input: POPOSigningKeyInput | None
     algorithm_identifier: AlgorithmIdentifier
     signature: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class POPOPrivKey:
     """kind ``thisMessage``, ``subsequentMessage`` (int), ``dhMAC``,
     ``agreeMAC`` (PKMACValue) or ``encryptedKey`` (EnvelopedData DER)."""
@@ -261,7 +302,7 @@ class POPOPrivKey:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class ProofOfPossession:
     """kind ``raVerified`` (None), ``signature`` (POPOSigningKey),
     ``keyEncipherment`` or ``keyAgreement`` (POPOPrivKey)."""
@@ -270,14 +311,14 @@ class ProofOfPossession:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertReqMsg:
     cert_req: CertRequest
-    popo: Optional[ProofOfPossession] = None
-    reg_info: Optional[Tuple[AttributeTypeAndValue, ...]] = None
+    popo: ProofOfPossession | None = None
+    reg_info: tuple[AttributeTypeAndValue, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class PBMParameter:
     salt: bytes
     owf: AlgorithmIdentifier
@@ -285,17 +326,17 @@ class PBMParameter:
     mac: AlgorithmIdentifier
 
 
-@_frozen
+@dataclass(frozen=True)
 class EncryptedValue:
-    intended_alg: Optional[AlgorithmIdentifier]
-    symm_alg: Optional[AlgorithmIdentifier]
-    enc_symm_key: Optional[bytes]
-    key_alg: Optional[AlgorithmIdentifier]
-    value_hint: Optional[bytes]
+    intended_alg: AlgorithmIdentifier | None
+    symm_alg: AlgorithmIdentifier | None
+    enc_symm_key: bytes | None
+    key_alg: AlgorithmIdentifier | None
+    value_hint: bytes | None
     enc_value: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class EncryptedKey:
     """kind ``encryptedValue`` (EncryptedValue) or ``envelopedData`` (DER)."""
 
@@ -303,19 +344,19 @@ class EncryptedKey:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class SinglePubInfo:
     pub_method: int
-    pub_location: Optional[GeneralName] = None
+    pub_location: GeneralName | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class PKIPublicationInfo:
     action: int
-    pub_infos: Optional[Tuple[SinglePubInfo, ...]] = None
+    pub_infos: tuple[SinglePubInfo, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class PKIArchiveOptions:
     """kind ``encryptedPrivKey``, ``keyGenParameters`` or ``archiveRemGenPrivKey``."""
 
@@ -323,7 +364,7 @@ class PKIArchiveOptions:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertId:
     issuer: GeneralName
     serial_number: int
@@ -332,13 +373,13 @@ class CertId:
 # --- CMP -------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True)
 class InfoTypeAndValue:
     """``info_value`` is the DER of the value (``None`` when absent);
     :meth:`decoded` decodes the infoTypes cmpkit knows."""
 
     info_type: str
-    info_value: Optional[bytes] = None
+    info_value: bytes | None = None
 
     def decoded(self) -> Any:
         from cmp.itav import decode_itav_value
@@ -346,23 +387,23 @@ class InfoTypeAndValue:
         return decode_itav_value(self)
 
 
-@_frozen
+@dataclass(frozen=True)
 class PKIHeader:
     pvno: int
     sender: GeneralName
     recipient: GeneralName
-    message_time: Optional[datetime.datetime] = None
-    protection_alg: Optional[AlgorithmIdentifier] = None
-    sender_kid: Optional[bytes] = None
-    recip_kid: Optional[bytes] = None
-    transaction_id: Optional[bytes] = None
-    sender_nonce: Optional[bytes] = None
-    recip_nonce: Optional[bytes] = None
-    free_text: Optional[Tuple[str, ...]] = None
-    general_info: Optional[Tuple[InfoTypeAndValue, ...]] = None
+    message_time: datetime.datetime | None = None
+    protection_alg: AlgorithmIdentifier | None = None
+    sender_kid: bytes | None = None
+    recip_kid: bytes | None = None
+    transaction_id: bytes | None = None
+    sender_nonce: bytes | None = None
+    recip_nonce: bytes | None = None
+    free_text: tuple[str, ...] | None = None
+    general_info: tuple[InfoTypeAndValue, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class PKIBody:
     """``kind`` is the RFC's name of the body (``ir``, ``ip``, ``certConf``,
     ``pollRep``, ...); ``value`` its content: a tuple of CertReqMsg for
@@ -376,18 +417,18 @@ class PKIBody:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class PKIStatusInfo:
     status: int
-    status_string: Optional[Tuple[str, ...]] = None
-    fail_info: Optional[int] = None
+    status_string: tuple[str, ...] | None = None
+    fail_info: int | None = None
 
     @property
     def fail_info_names(self) -> list[str]:
         return FailInfo.names_of(self.fail_info or 0)
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertOrEncCert:
     """kind ``certificate`` (DER) or ``encryptedCert`` (EncryptedKey)."""
 
@@ -395,21 +436,21 @@ class CertOrEncCert:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertifiedKeyPair:
     cert_or_enc_cert: CertOrEncCert
-    private_key: Optional[EncryptedKey] = None
-    publication_info: Optional[PKIPublicationInfo] = None
+    private_key: EncryptedKey | None = None
+    publication_info: PKIPublicationInfo | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertResponse:
     cert_req_id: int
     status: PKIStatusInfo
-    certified_key_pair: Optional[CertifiedKeyPair] = None
-    rsp_info: Optional[bytes] = None
+    certified_key_pair: CertifiedKeyPair | None = None
+    rsp_info: bytes | None = None
 
-    def certificate(self) -> Optional[x509.Certificate]:
+    def certificate(self) -> x509.Certificate | None:
         """The issued certificate, if it came in the clear."""
         ckp = self.certified_key_pair
         if ckp is None or ckp.cert_or_enc_cert.kind != "certificate":
@@ -419,56 +460,56 @@ class CertResponse:
         return load_der_x509_certificate(ckp.cert_or_enc_cert.value)
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertRepMessage:
-    ca_pubs: Optional[Tuple[bytes, ...]]
-    response: Tuple[CertResponse, ...]
+    ca_pubs: tuple[bytes, ...] | None
+    response: tuple[CertResponse, ...]
 
 
-@_frozen
+@dataclass(frozen=True)
 class Challenge:
-    owf: Optional[AlgorithmIdentifier]
+    owf: AlgorithmIdentifier | None
     witness: bytes
     challenge: bytes
-    encrypted_rand: Optional[bytes] = None
+    encrypted_rand: bytes | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class KeyRecRepContent:
     status: PKIStatusInfo
-    new_sig_cert: Optional[bytes] = None
-    ca_certs: Optional[Tuple[bytes, ...]] = None
-    key_pair_hist: Optional[Tuple[CertifiedKeyPair, ...]] = None
+    new_sig_cert: bytes | None = None
+    ca_certs: tuple[bytes, ...] | None = None
+    key_pair_hist: tuple[CertifiedKeyPair, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class RevDetails:
     cert_details: CertTemplate
-    crl_entry_details: Optional[bytes] = None
+    crl_entry_details: bytes | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class RevRepContent:
-    status: Tuple[PKIStatusInfo, ...]
-    rev_certs: Optional[Tuple[CertId, ...]] = None
-    crls: Optional[Tuple[bytes, ...]] = None
+    status: tuple[PKIStatusInfo, ...]
+    rev_certs: tuple[CertId, ...] | None = None
+    crls: tuple[bytes, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class CAKeyUpdAnnContent:
     old_with_new: bytes
     new_with_old: bytes
     new_with_new: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class RootCaKeyUpdateContent:
     new_with_new: bytes
-    new_with_old: Optional[bytes] = None
-    old_with_new: Optional[bytes] = None
+    new_with_old: bytes | None = None
+    old_with_new: bytes | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class CAKeyUpdContent:
     """kind ``cAKeyUpdAnnV2`` (CAKeyUpdAnnContent) or ``cAKeyUpdAnnV3``
     (RootCaKeyUpdateContent)."""
@@ -477,58 +518,58 @@ class CAKeyUpdContent:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class RevAnnContent:
     status: int
     cert_id: CertId
     will_be_revoked_at: datetime.datetime
     bad_since_date: datetime.datetime
-    crl_details: Optional[bytes] = None
+    crl_details: bytes | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class ErrorMsgContent:
     pki_status_info: PKIStatusInfo
-    error_code: Optional[int] = None
-    error_details: Optional[Tuple[str, ...]] = None
+    error_code: int | None = None
+    error_details: tuple[str, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertStatus:
     cert_hash: bytes
     cert_req_id: int
-    status_info: Optional[PKIStatusInfo] = None
-    hash_alg: Optional[AlgorithmIdentifier] = None
+    status_info: PKIStatusInfo | None = None
+    hash_alg: AlgorithmIdentifier | None = None
 
 
-CertConfirmContent = Tuple[CertStatus, ...]
+CertConfirmContent = tuple[CertStatus, ...]
 
 
-@_frozen
+@dataclass(frozen=True)
 class PollReqEntry:
     cert_req_id: int
 
 
-@_frozen
+@dataclass(frozen=True)
 class PollRepEntry:
     cert_req_id: int
     check_after: int
-    reason: Optional[Tuple[str, ...]] = None
+    reason: tuple[str, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class ProtectedPart:
     header: PKIHeader
     body: PKIBody
 
 
-@_frozen
+@dataclass(frozen=True)
 class CertReqTemplateContent:
     cert_template: CertTemplate
-    key_spec: Optional[Tuple[AttributeTypeAndValue, ...]] = None
+    key_spec: tuple[AttributeTypeAndValue, ...] | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class CRLSource:
     """kind ``dpn`` (DistributionPointName DER) or ``issuer`` (GeneralNames)."""
 
@@ -536,25 +577,25 @@ class CRLSource:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class CRLStatus:
     source: CRLSource
-    this_update: Optional[datetime.datetime] = None
+    this_update: datetime.datetime | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class KemCiphertextInfo:
     kem: AlgorithmIdentifier
     ct: bytes
 
 
-@_frozen
+@dataclass(frozen=True)
 class PBMAC1Params:
     key_derivation_func: AlgorithmIdentifier
     message_auth_scheme: AlgorithmIdentifier
 
 
-@_frozen
+@dataclass(frozen=True)
 class PBKDF2Salt:
     """kind ``specified`` (bytes) or ``otherSource`` (AlgorithmIdentifier)."""
 
@@ -562,23 +603,23 @@ class PBKDF2Salt:
     value: Any
 
 
-@_frozen
+@dataclass(frozen=True)
 class PBKDF2Params:
     salt: PBKDF2Salt
     iteration_count: int
-    key_length: Optional[int] = None
-    prf: Optional[AlgorithmIdentifier] = None
+    key_length: int | None = None
+    prf: AlgorithmIdentifier | None = None
 
 
-@_frozen
+@dataclass(frozen=True)
 class DHBMParameter:
     owf: AlgorithmIdentifier
     mac: AlgorithmIdentifier
 
 
-@_frozen
+@dataclass(frozen=True)
 class KemBMParameter:
     kdf: AlgorithmIdentifier
-    kem_context: Optional[bytes]
+    kem_context: bytes | None
     len: int
     mac: AlgorithmIdentifier

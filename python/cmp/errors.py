@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class CMPError(Exception):
     """Base class of every cmpkit error."""
@@ -17,7 +15,7 @@ class DecodeError(CMPError, ValueError):
     ``offset`` the byte offset of a structural fault where one is known.
     """
 
-    def __init__(self, message: str, *, path: Optional[str] = None, offset: Optional[int] = None):
+    def __init__(self, message: str, *, path: str | None = None, offset: int | None = None):
         super().__init__(message)
         self.path = path
         self.offset = offset

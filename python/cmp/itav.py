@@ -3,17 +3,17 @@ infoTypes by name and OID, and their values decoded to Python."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 from cmp import _native
 from cmp.asn1 import InfoTypeAndValue
 
-__all__ = ["ITAV_TYPES", "OID_BY_NAME", "NAME_BY_OID", "decode_itav_value", "make_itav"]
+__all__ = ["ITAV_TYPES", "NAME_BY_OID", "OID_BY_NAME", "decode_itav_value", "make_itav"]
 
 _ID_IT = "1.3.6.1.5.5.7.4."
 
 #: infoType name → (OID, name of the ASN.1 type of its value in a response).
-ITAV_TYPES: Dict[str, tuple[str, str]] = {
+ITAV_TYPES: dict[str, tuple[str, str]] = {
     "caProtEncCert": (_ID_IT + "1", "Certificate"),
     "signKeyPairTypes": (_ID_IT + "2", "AlgorithmIdentifiers"),
     "encKeyPairTypes": (_ID_IT + "3", "AlgorithmIdentifiers"),
@@ -38,9 +38,9 @@ ITAV_TYPES: Dict[str, tuple[str, str]] = {
     "KemCiphertextInfo": (_ID_IT + "24", "KemCiphertextInfo"),
 }
 
-OID_BY_NAME: Dict[str, str] = {name: oid for name, (oid, _) in ITAV_TYPES.items()}
-NAME_BY_OID: Dict[str, str] = {oid: name for name, oid in OID_BY_NAME.items()}
-_TYPE_BY_OID: Dict[str, str] = {oid: t for oid, t in ITAV_TYPES.values()}
+OID_BY_NAME: dict[str, str] = {name: oid for name, (oid, _) in ITAV_TYPES.items()}
+NAME_BY_OID: dict[str, str] = {oid: name for name, oid in OID_BY_NAME.items()}
+_TYPE_BY_OID: dict[str, str] = {oid: t for oid, t in ITAV_TYPES.values()}
 
 
 def decode_itav_value(itav: InfoTypeAndValue) -> Any:
@@ -53,7 +53,7 @@ def decode_itav_value(itav: InfoTypeAndValue) -> Any:
     return _native.decode_as(type_name, itav.info_value)
 
 
-def make_itav(name_or_oid: str, value: Optional[Any] = None) -> InfoTypeAndValue:
+def make_itav(name_or_oid: str, value: Any | None = None) -> InfoTypeAndValue:
     """An InfoTypeAndValue for a known infoType name (or a dotted OID), with
     ``value`` encoded by the infoType's ASN.1 type (raw DER bytes for an OID
     cmpkit does not know); no value gives an absent infoValue."""

@@ -8,7 +8,8 @@ encoded in one pass by the native core.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 from cmp import _native
 from cmp.asn1 import PKIBody, PKIHeader, PKIStatusInfo
@@ -17,13 +18,37 @@ from cmp.errors import EncodeError
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["PKIMessage", "BODY_TYPES"]
+__all__ = ["BODY_TYPES", "PKIMessage"]
 
 #: The RFC names of the PKIBody alternatives, in tag order ([0] ir ... [26] pollRep).
-BODY_TYPES: Tuple[str, ...] = (
-    "ir", "ip", "cr", "cp", "p10cr", "popdecc", "popdecr", "kur", "kup", "krr", "krp",
-    "rr", "rp", "ccr", "ccp", "ckuann", "cann", "rann", "crlann", "pkiconf", "nested",
-    "genm", "genp", "error", "certConf", "pollReq", "pollRep",
+BODY_TYPES: tuple[str, ...] = (
+    "ir",
+    "ip",
+    "cr",
+    "cp",
+    "p10cr",
+    "popdecc",
+    "popdecr",
+    "kur",
+    "kup",
+    "krr",
+    "krp",
+    "rr",
+    "rp",
+    "ccr",
+    "ccp",
+    "ckuann",
+    "cann",
+    "rann",
+    "crlann",
+    "pkiconf",
+    "nested",
+    "genm",
+    "genp",
+    "error",
+    "certConf",
+    "pollReq",
+    "pollRep",
 )
 
 _Bytes = Union[bytes, bytearray, memoryview]
@@ -33,25 +58,31 @@ class PKIMessage:
     """PKIMessage ::= SEQUENCE { header, body, [0] protection, [1] extraCerts }."""
 
     __slots__ = (
-        "_der", "_body_type", "_header", "_body", "_protection", "_extra_certs",
-        "_decoded", "_protected_part",
+        "_body",
+        "_body_type",
+        "_decoded",
+        "_der",
+        "_extra_certs",
+        "_header",
+        "_protected_part",
+        "_protection",
     )
 
     def __init__(
         self,
         header: PKIHeader,
         body: PKIBody,
-        protection: Optional[bytes] = None,
+        protection: bytes | None = None,
         extra_certs: Sequence[bytes] = (),
     ) -> None:
         self._header = header
         self._body = body
         self._body_type: str = body.kind
         self._protection = protection
-        self._extra_certs: Tuple[bytes, ...] = tuple(extra_certs)
+        self._extra_certs: tuple[bytes, ...] = tuple(extra_certs)
         self._decoded = True
-        self._der: Optional[bytes] = None
-        self._protected_part: Optional[bytes] = None
+        self._der: bytes | None = None
+        self._protected_part: bytes | None = None
 
     @classmethod
     def from_der(cls, data: _Bytes) -> PKIMessage:
@@ -89,13 +120,13 @@ class PKIMessage:
         return self._body_type
 
     @property
-    def protection(self) -> Optional[bytes]:
+    def protection(self) -> bytes | None:
         if not self._decoded:
             self._decode()
         return self._protection
 
     @property
-    def extra_certs(self) -> Tuple[bytes, ...]:
+    def extra_certs(self) -> tuple[bytes, ...]:
         """The DER of each certificate in extraCerts (empty when absent)."""
         if not self._decoded:
             self._decode()
@@ -126,7 +157,7 @@ class PKIMessage:
         return self._der
 
     def with_protection(
-        self, protection: Optional[bytes], extra_certs: Optional[Sequence[bytes]] = None
+        self, protection: bytes | None, extra_certs: Sequence[bytes] | None = None
     ) -> PKIMessage:
         """The same header and body with new protection (and extraCerts, when
         given); the protected part is reused, not encoded again."""
@@ -142,15 +173,15 @@ class PKIMessage:
     # --- conveniences ------------------------------------------------------------
 
     @property
-    def transaction_id(self) -> Optional[bytes]:
+    def transaction_id(self) -> bytes | None:
         return self.header.transaction_id
 
     @property
-    def sender_nonce(self) -> Optional[bytes]:
+    def sender_nonce(self) -> bytes | None:
         return self.header.sender_nonce
 
     @property
-    def recip_nonce(self) -> Optional[bytes]:
+    def recip_nonce(self) -> bytes | None:
         return self.header.recip_nonce
 
     def extra_certificates(self) -> list[x509.Certificate]:
@@ -159,7 +190,7 @@ class PKIMessage:
 
         return [load_der_x509_certificate(c) for c in self.extra_certs]
 
-    def status_info(self) -> Optional[PKIStatusInfo]:
+    def status_info(self) -> PKIStatusInfo | None:
         """The PKIStatusInfo of an error body, or of the first response of
         ip/cp/kup/ccp/rp, if any."""
         kind, value = self.body.kind, self.body.value

@@ -7,7 +7,6 @@ certificate wrapper, so that no DER is interpreted by hand in Python."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Union
 
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
@@ -18,8 +17,10 @@ from cmp.asn1 import GeneralName
 from cmp.errors import DecodeError
 
 __all__ = [
-    "name_from_der", "general_name_to_cryptography", "general_name_from_cryptography",
     "extensions_from_der",
+    "general_name_from_cryptography",
+    "general_name_to_cryptography",
+    "name_from_der",
 ]
 
 _TEXT_CODECS = {
@@ -29,7 +30,7 @@ _TEXT_CODECS = {
 _KNOWN_TYPES = {t.value: t for t in _ASN1Type}
 
 
-def _attribute(oid: str, tag: int, value: bytes) -> x509.NameAttribute:
+def _attribute(oid: str, tag: int, value: bytes) -> x509.NameAttribute[str | bytes]:
     asn1_type = _KNOWN_TYPES.get(tag)
     if asn1_type is None:
         raise DecodeError(f"Name attribute {oid} has unsupported value type (tag {tag})")
@@ -70,8 +71,12 @@ def general_name_to_cryptography(gn: GeneralName) -> x509.GeneralName:
     if gn.kind == "registeredID":
         return x509.RegisteredID(ObjectIdentifier(gn.value))
     if gn.kind == "iPAddress":
-        ip: Union[ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network,
-                  ipaddress.IPv6Network]
+        ip: (
+            ipaddress.IPv4Address
+            | ipaddress.IPv6Address
+            | ipaddress.IPv4Network
+            | ipaddress.IPv6Network
+        )
         if len(gn.value) in (4, 16):
             ip = ipaddress.ip_address(gn.value)
         elif len(gn.value) in (8, 32):
@@ -106,7 +111,9 @@ def general_name_from_cryptography(gn: x509.GeneralName) -> GeneralName:
             return GeneralName("iPAddress", v.network_address.packed + v.netmask.packed)
         return GeneralName("iPAddress", v.packed)
     if isinstance(gn, x509.OtherName):
-        return GeneralName("otherName", _native.encode_other_name(gn.type_id.dotted_string, gn.value))
+        return GeneralName(
+            "otherName", _native.encode_other_name(gn.type_id.dotted_string, gn.value)
+        )
     raise TypeError(f"unsupported GeneralName {type(gn).__name__}")
 
 
