@@ -207,6 +207,19 @@ impl<'a> FromPy<'a> for asn1::BigInt<'a> {
                 type_name(obj)
             )));
         }
+        if let Ok(v) = obj.extract::<i64>() {
+            // Fast path: minimal two's complement of a machine integer.
+            let all = v.to_be_bytes();
+            let mut start = 0;
+            while start < 7
+                && ((all[start] == 0 && all[start + 1] & 0x80 == 0)
+                    || (all[start] == 0xff && all[start + 1] & 0x80 != 0))
+            {
+                start += 1;
+            }
+            return asn1::BigInt::new(arena.alloc_slice_copy(&all[start..]))
+                .ok_or_else(|| PyValueError::new_err("cannot encode INTEGER"));
+        }
         let bits: usize = obj.call_method0("bit_length")?.extract()?;
         let len = bits / 8 + 1;
         let kwargs = pyo3::types::PyDict::new(obj.py());
