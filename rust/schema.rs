@@ -15,6 +15,12 @@ use pyo3::types::PyBytes;
 
 // --- PKIX ------------------------------------------------------------------------
 py_struct!(AlgorithmIdentifier<'a> { algorithm, parameters });
+py_struct!(RsassaPssParams<'a> {
+    hash_algorithm,
+    mask_gen_algorithm,
+    salt_length,
+    trailer_field,
+});
 py_choice!(GeneralName<'a> {
     OtherName => "otherName",
     Rfc822Name => "rfc822Name",
@@ -271,6 +277,7 @@ macro_rules! with_type {
     ($name:expr, $T:ident => $body:expr) => {
         registry!($name, $T => $body;
             "AlgorithmIdentifier" => AlgorithmIdentifier<'a>,
+            "RSASSA-PSS-params" => RsassaPssParams<'a>,
             "GeneralName" => GeneralName<'a>,
             "GeneralNames" => GeneralNames<'a>,
             "Time" => Time,

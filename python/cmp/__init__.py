@@ -7,7 +7,14 @@ protects and verifies messages (password-based MAC, PBMAC1, signatures).
 
 from __future__ import annotations
 
-from cmp.errors import CMPError, DecodeError, EncodeError, LimitError, ProtectionError
+from cmp.errors import (
+    CMPError,
+    DecodeError,
+    EncodeError,
+    LimitError,
+    ProtectionError,
+    UnsupportedAlgorithm,
+)
 from cmp.message import BODY_TYPES, PKIMessage
 
 __version__ = "0.1.0"
@@ -20,5 +27,6 @@ __all__ = [
     "LimitError",
     "PKIMessage",
     "ProtectionError",
+    "UnsupportedAlgorithm",
     "__version__",
 ]

@@ -84,6 +84,7 @@ __all__ = [
     "RevDetails",
     "RevRepContent",
     "RootCaKeyUpdateContent",
+    "RsassaPssParams",
     "SinglePubInfo",
     "decode",
     "encode",
@@ -180,6 +181,17 @@ class AlgorithmIdentifier:
 
     algorithm: str
     parameters: bytes | None = None
+
+
+@dataclass(frozen=True)
+class RsassaPssParams:
+    """RFC 4055 RSASSA-PSS-params; ``None`` means the DEFAULT (SHA-1, MGF1
+    with SHA-1, salt length 20, trailer field 1)."""
+
+    hash_algorithm: AlgorithmIdentifier | None = None
+    mask_gen_algorithm: AlgorithmIdentifier | None = None
+    salt_length: int | None = None
+    trailer_field: int | None = None
 
 
 @dataclass(frozen=True)

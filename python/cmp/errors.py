@@ -31,3 +31,7 @@ class ProtectionError(CMPError):
 
 class LimitError(CMPError, ValueError):
     """A parameter lies outside the bounds enforced before any work is done."""
+
+
+class UnsupportedAlgorithm(CMPError, ValueError):
+    """An algorithm name or OID that cmpkit does not know or cannot use."""

@@ -69,3 +69,24 @@ pub enum Time {
 /// GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName
 /// ```
 pub type GeneralNames<'a> = crate::common::SeqOf<'a, GeneralName<'a>, 1>;
+
+/// RFC 4055 §3.1 (absent fields take their DEFAULT: SHA-1, MGF1 with SHA-1,
+/// salt length 20, trailer field 1)
+/// ```text
+/// RSASSA-PSS-params ::= SEQUENCE {
+///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1Identifier,
+///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1Identifier,
+///     saltLength         [2] INTEGER DEFAULT 20,
+///     trailerField       [3] INTEGER DEFAULT 1 }
+/// ```
+#[derive(asn1::Asn1Read, asn1::Asn1Write)]
+pub struct RsassaPssParams<'a> {
+    #[explicit(0)]
+    pub hash_algorithm: Option<AlgorithmIdentifier<'a>>,
+    #[explicit(1)]
+    pub mask_gen_algorithm: Option<AlgorithmIdentifier<'a>>,
+    #[explicit(2)]
+    pub salt_length: Option<i64>,
+    #[explicit(3)]
+    pub trailer_field: Option<i64>,
+}
