@@ -146,9 +146,20 @@ pub fn encode_as<'py>(
 
 /// Sets the size (bytes) and nesting limits applied before every decode.
 #[pyfunction]
-pub fn set_limits(max_size: usize, max_depth: usize) {
-    crate::errors::set_limits(max_size, max_depth)
+pub fn set_limits(max_size: usize, max_depth: usize) -> PyResult<()> {
+    // The checks recurse once per level: the cap keeps them far from the
+    // stack's end even on small thread stacks.
+    if !(1..=MAX_DEPTH_CAP).contains(&max_depth) {
+        return Err(PyValueError::new_err(format!(
+            "max_depth must be between 1 and {MAX_DEPTH_CAP}"
+        )));
+    }
+    crate::errors::set_limits(max_size, max_depth);
+    Ok(())
 }
+
+/// The deepest nesting `set_limits` accepts.
+const MAX_DEPTH_CAP: usize = 256;
 
 /// Returns the limits in force: `(max_size, max_depth)`.
 #[pyfunction]

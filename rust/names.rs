@@ -19,7 +19,17 @@ fn parse_rdns(data: &[u8]) -> asn1::ParseResult<Vec<Vec<Attribute<'_>>>> {
                 attrs.push(atv.parse(|q| {
                     let oid = q.read_element::<asn1::ObjectIdentifier>()?;
                     let value = q.read_element::<asn1::Tlv<'_>>()?;
-                    let tag = value.tag().as_u8().unwrap_or(0) & 0x1f;
+                    // Attribute values are universal, primitive string types.
+                    let tag = match value.tag().as_u8() {
+                        Some(t) if t & 0xe0 == 0 && t & 0x1f != 0x1f => t,
+                        _ => {
+                            return Err(asn1::ParseError::new(
+                                asn1::ParseErrorKind::UnexpectedTag {
+                                    actual: value.tag(),
+                                },
+                            ))
+                        }
+                    };
                     Ok((oid, tag, value.data()))
                 })?);
             }

@@ -87,6 +87,8 @@ class PKIMessage:
     @classmethod
     def from_der(cls, data: _Bytes) -> PKIMessage:
         """Validates and wraps a DER PKIMessage; raises :class:`cmp.DecodeError`."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"PKIMessage.from_der needs bytes, not {type(data).__name__}")
         der = bytes(data)
         msg = cls.__new__(cls)
         msg._body_type = _native.check_message(der)

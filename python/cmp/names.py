@@ -82,7 +82,10 @@ def general_name_to_cryptography(gn: GeneralName) -> x509.GeneralName:
         elif len(gn.value) in (8, 32):
             half = len(gn.value) // 2
             addr = ipaddress.ip_address(gn.value[:half])
-            prefix = bin(int.from_bytes(gn.value[half:], "big")).count("1")
+            mask = int.from_bytes(gn.value[half:], "big")
+            prefix = bin(mask).count("1")
+            if mask != ((1 << prefix) - 1) << (half * 8 - prefix):
+                raise DecodeError("iPAddress network mask is not contiguous")
             ip = ipaddress.ip_network(f"{addr}/{prefix}", strict=False)
         else:
             raise DecodeError(f"iPAddress of {len(gn.value)} bytes")
@@ -122,5 +125,5 @@ def extensions_from_der(der: bytes) -> x509.Extensions:
     try:
         cert = x509.load_der_x509_certificate(_native.certificate_with_extensions(der))
         return cert.extensions
-    except ValueError as e:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as e:
         raise DecodeError(f"unusable Extensions: {e}") from None

@@ -115,6 +115,13 @@ impl<'a> SimpleAsn1Readable<'a> for NamedBits {
     fn parse_data(data: &'a [u8]) -> ParseResult<Self> {
         let bits = asn1::BitString::parse_data(data)?;
         let bytes = bits.as_bytes();
+        // DER of a named bit list has no trailing zero bits (X.690 11.2.2):
+        // the last octet's last used bit is set, or the string is empty.
+        if let Some(last) = bytes.last() {
+            if last & (1 << bits.padding_bits()) == 0 {
+                return Err(ParseError::new(ParseErrorKind::InvalidValue));
+            }
+        }
         let mut mask = 0u64;
         for (i, byte) in bytes.iter().enumerate() {
             for j in 0..8 {
