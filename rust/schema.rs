@@ -15,6 +15,7 @@ use pyo3::types::PyBytes;
 
 // --- PKIX ------------------------------------------------------------------------
 py_struct!(AlgorithmIdentifier<'a> { algorithm, parameters });
+py_struct!(Extension<'a> { extn_id, critical, extn_value });
 py_struct!(RsassaPssParams<'a> {
     hash_algorithm,
     mask_gen_algorithm,
@@ -278,6 +279,11 @@ macro_rules! with_type {
         registry!($name, $T => $body;
             "AlgorithmIdentifier" => AlgorithmIdentifier<'a>,
             "RSASSA-PSS-params" => RsassaPssParams<'a>,
+            "Extension" => Extension<'a>,
+            "Extensions" => Extensions<'a>,
+            "INTEGER" => asn1::BigInt<'a>,
+            "BOOLEAN" => bool,
+            "OCTET STRING" => &'a [u8],
             "GeneralName" => GeneralName<'a>,
             "GeneralNames" => GeneralNames<'a>,
             "Time" => Time,

@@ -54,6 +54,7 @@ __all__ = [
     "EncryptedKey",
     "EncryptedValue",
     "ErrorMsgContent",
+    "Extension",
     "FailInfo",
     "GeneralName",
     "InfoTypeAndValue",
@@ -181,6 +182,15 @@ class AlgorithmIdentifier:
 
     algorithm: str
     parameters: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """RFC 5280 Extension; ``extn_value`` is the DER of the extension's value."""
+
+    extn_id: str
+    critical: bool = False
+    extn_value: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,24 @@ pub struct RsassaPssParams<'a> {
     #[explicit(3)]
     pub trailer_field: Option<i64>,
 }
+
+/// RFC 5280 §4.1
+/// ```text
+/// Extension ::= SEQUENCE {
+///     extnID      OBJECT IDENTIFIER,
+///     critical    BOOLEAN DEFAULT FALSE,
+///     extnValue   OCTET STRING }
+/// ```
+#[derive(asn1::Asn1Read, asn1::Asn1Write)]
+pub struct Extension<'a> {
+    pub extn_id: asn1::ObjectIdentifier,
+    #[default(false)]
+    pub critical: bool,
+    pub extn_value: &'a [u8],
+}
+
+/// RFC 5280 §4.1
+/// ```text
+/// Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
+/// ```
+pub type Extensions<'a> = crate::common::SeqOf<'a, Extension<'a>, 1>;
