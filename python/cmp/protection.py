@@ -65,6 +65,7 @@ __all__ = [
     "protect_signature",
     "signer_candidates",
     "verify",
+    "verify_signature",
 ]
 
 Secret = Union[bytes, str]
@@ -444,8 +445,12 @@ _UNSUPPORTED_MACS = {
 }
 
 
-def _verify_with(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, data: bytes) -> None:
-    """Raises InvalidSignature (or cryptography's UnsupportedAlgorithm, ValueError)."""
+def verify_signature(
+    key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, data: bytes
+) -> None:
+    """Checks ``sig`` over ``data`` with ``key`` under ``scheme`` (from
+    :func:`cmp.algorithms.signature_scheme`), e.g. a POPO signature; raises
+    InvalidSignature (or cryptography's UnsupportedAlgorithm, ValueError)."""
     if isinstance(key, rsa.RSAPublicKey):
         assert scheme.digest is not None
         h = algorithms.hash_algorithm(scheme.digest)
@@ -495,7 +500,7 @@ def _verify_signature(message: PKIMessage, cert: x509.Certificate, ignore_keyusa
             f" the signer certificate has a {kind} key"
         )
     try:
-        _verify_with(public_key, scheme, message.protection, message.protected_part())
+        verify_signature(public_key, scheme, message.protection, message.protected_part())
     except InvalidSignature:
         subject = cert.subject.rfc4514_string()
         raise ProtectionError(
