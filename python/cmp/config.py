@@ -295,7 +295,11 @@ class _Parser:
             # Name the key, not the rest of the line: it may hold a secret.
             raise self.error(f"missing equal sign after '{name}'" if name else "missing equal sign")
         value = self.expand(_trim_ws(text[_eat_ws(text, after + 1) :]), target)
-        self.sections.setdefault(target, {})[name] = ConfigEntry(value, self.path, self.line)
+        entries = self.sections.setdefault(target, {})
+        # A repeated key moves to its last position, as in OpenSSL (the order
+        # of extension sections depends on it).
+        entries.pop(name, None)
+        entries[name] = ConfigEntry(value, self.path, self.line)
 
     # -- directives ----------------------------------------------------------
 
