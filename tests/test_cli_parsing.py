@@ -138,14 +138,12 @@ def _checked(argv: list[str]) -> dict[str, OptionValue]:
             "cannot use both -server and -use_mock_srv",
         ),
         (
-            ["-rspin", "r.der", "-use_mock_srv", "-cmd", "ir"],
-            "cannot use both -rspin and -use_mock_srv",
-        ),
-        (
             ["-port", "0", "-server", "h:1"],
-            "cannot use -port with -use_mock_srv, -server, or -rspin",
+            "The -port option excludes -server and -use_mock_srv",
         ),
-        (["-port", "0", "-use_mock_srv"], "cannot use -port with"),
+        (["-port", "0", "-use_mock_srv"], "The -port option excludes"),
+        (["-port", "0", "-rspin", "r.der"], "The -port option does not support -rspin"),
+        (["-port", "0", "-rspout", "r.der"], "The -port option does not support -rspin"),
         (["-port", "0", "-tls_used"], "-tls_used option not supported with -port option"),
         (["-cmd", "ir"], "missing -server or -use_mock_srv or -rspin option"),
         (["-server", "h:1"], "no cmp command to execute"),
@@ -190,14 +188,31 @@ def test_options_openssl_ignores_in_a_combination_are_dropped_with_a_warning(
     options = merge_options(
         None,
         "cmp",
+        parse_command_line(["-rspin", "r.der", "-use_mock_srv", "-tls_used", "-cmd", "ir"]).values,
+    )
+    check_options(options, cli.Log())
+    assert options["tls_used"] is False
+    err = capsys.readouterr().err
+    assert "ignoring -tls_used option since -use_mock_srv is given or -server is not given" in err
+    # openssl cmp >= 3.0.9: the (mock) server answers once the -rspin files run out.
+    assert options["use_mock_srv"] is True
+    assert "-use_mock_srv option is not used if enough filenames given for -rspin" in err
+
+
+def test_server_beside_rspin_answers_when_the_files_run_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    options = merge_options(
+        None,
+        "cmp",
         parse_command_line(["-rspin", "r.der", "-server", "h:1", "-tls_used", "-cmd", "ir"]).values,
     )
     check_options(options, cli.Log())
-    assert options["server"] is None
-    assert options["tls_used"] is False
-    err = capsys.readouterr().err
-    assert "ignoring -server option since -rspin is given" in err
-    assert "ignoring -tls_used option since -use_mock_srv or -rspin is given" in err
+    assert options["server"] == "h:1"
+    assert options["tls_used"] is True
+    assert "-server option is not used if enough filenames given for -rspin" in (
+        capsys.readouterr().err
+    )
 
 
 def test_tls_options_without_tls_used_are_warned_about(capsys: pytest.CaptureFixture[str]) -> None:

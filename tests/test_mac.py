@@ -17,6 +17,10 @@ import time
 from typing import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openssl_harness import CapturedMessages, Tlv, children, message_parts, read_tlv
+
 from cmp import _native
 from cmp._mac import (
     PBKDF2_MAX_ITERATIONS,
@@ -27,9 +31,6 @@ from cmp._mac import (
     pbkdf2_hmac,
     pbmac1,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from openssl_harness import CapturedMessages, Tlv, children, message_parts, read_tlv
 
 DIGESTS = ["sha1", "sha224", "sha256", "sha384", "sha512"]
 SALT16 = bytes(range(16))

@@ -66,7 +66,8 @@ def decode_oid(der: bytes, tlv: Tlv) -> str:
 
 
 def header_field(der: bytes, header: Tlv, number: int) -> Tlv | None:
-    """The content TLV of the optional ``[number]`` PKIHeader field (after pvno, sender, recipient)."""
+    """The content TLV of the optional ``[number]`` PKIHeader field
+    (after pvno, sender, recipient)."""
     for item in children(der, header)[3:]:
         if item.tag_class == 2 and item.tag_number == number:
             return read_tlv(der, item.content_start)

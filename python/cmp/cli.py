@@ -71,7 +71,8 @@ class ParsedArgs:
 
 
 class Log:
-    """Messages on stderr, filtered by ``-verbosity`` like OpenSSL's."""
+    """Messages filtered by ``-verbosity`` like OpenSSL's: errors and
+    warnings on stderr, information on stdout."""
 
     def __init__(self, verbosity: int = LOG_INFO, stream: TextIO | None = None) -> None:
         self.verbosity = verbosity
@@ -79,8 +80,13 @@ class Log:
 
     def _write(self, level: int, label: str, message: str) -> None:
         if level <= self.verbosity:
-            stream = self._stream if self._stream is not None else sys.stderr
-            stream.write(f"{PROG}: {label}{message}\n")
+            # As openssl cmp: information on stdout, warnings and errors on stderr.
+            default = sys.stdout if level >= LOG_INFO else sys.stderr
+            stream = self._stream if self._stream is not None else default
+            # Option errors name the program, as openssl's "cmp: ..." does;
+            # the rest carries OpenSSL's "CMP warning: ", "CMP info: ", ...
+            prefix = f"CMP {label}" if label else f"{PROG}: "
+            stream.write(f"{prefix}{message}\n")
 
     def error(self, message: str) -> None:
         # Unlike OpenSSL's CMP_err(), shown at every verbosity: a failing
@@ -305,25 +311,28 @@ def check_options(options: dict[str, OptionValue], log: Log | None = None) -> No
     if options["port"] is not None:
         if options["tls_used"]:
             raise OptionError("-tls_used option not supported with -port option")
-        if options["use_mock_srv"] or options["server"] is not None or options["rspin"] is not None:
-            raise OptionError("cannot use -port with -use_mock_srv, -server, or -rspin options")
+        if options["use_mock_srv"] or options["server"] is not None:
+            raise OptionError("The -port option excludes -server and -use_mock_srv")
+        if options["rspin"] is not None or options["rspout"] is not None:
+            raise OptionError("The -port option does not support -rspin and -rspout")
     if options["server"] is not None and options["use_mock_srv"]:
         raise OptionError("cannot use both -server and -use_mock_srv options")
-    if options["rspin"] is not None and options["use_mock_srv"]:
-        raise OptionError("cannot use both -rspin and -use_mock_srv options")
     if options["use_mock_srv"] or options["port"] is not None:
         for name in _MOCK_RANGES:
             value = options[name]
             if isinstance(value, int):
                 check_int_range(OPTIONS[name], value)
-    if options["tls_used"] and (options["use_mock_srv"] or options["rspin"] is not None):
-        log.warn("ignoring -tls_used option since -use_mock_srv or -rspin is given")
-        options["tls_used"] = False
     if options["port"] is not None:
         return  # acting as mock server: no client options needed
-    if options["server"] is not None and options["rspin"] is not None:
-        log.warn("ignoring -server option since -rspin is given")
-        options["server"] = None
+    if options["tls_used"] and (options["use_mock_srv"] or options["server"] is None):
+        log.warn("ignoring -tls_used option since -use_mock_srv is given or -server is not given")
+        options["tls_used"] = False
+    # OpenSSL 3.0.9 and later: the server (or mock server) answers the
+    # requests left once the -rspin files have run out.
+    if options["rspin"] is not None:
+        for name in ("server", "use_mock_srv"):
+            if options[name] not in (None, False):
+                log.warn(f"-{name} option is not used if enough filenames given for -rspin")
     if options["server"] is None and options["rspin"] is None and not options["use_mock_srv"]:
         raise OptionError("missing -server or -use_mock_srv or -rspin option")
     command = options["cmd"]
@@ -342,28 +351,12 @@ def check_options(options: dict[str, OptionValue], log: Log | None = None) -> No
 
 
 def run(options: dict[str, OptionValue]) -> int:
-    """Carry out what the checked options ask for; the exit status.
+    """Carry out what the checked options ask for (:func:`cmp.cli_run.run`);
+    the exit status. Imported here, not at the top, so that ``-help`` and
+    option errors stay fast."""
+    from cmp.cli_run import run as run_options
 
-    Not wired to cmpkit's client and mock server yet: this says what would
-    be done and fails, so that no script mistakes it for a result.
-    """
-    if options["port"] is not None:
-        plan = f"serve CMP over HTTP on port {options['port']} as mock CA"
-    else:
-        if options["use_mock_srv"]:
-            peer = "the in-process mock server"
-        elif options["rspin"] is not None:
-            peer = f"responses read from {options['rspin']}"
-        else:
-            path = options["path"]
-            peer = f"server {options['server']}" + (f", path {path}" if path else "")
-        plan = f"send {options['cmd']} to {peer}"
-        repeat = options["repeat"]
-        if isinstance(repeat, int) and repeat > 1:
-            plan += f", {repeat} times"
-    sys.stdout.write(f"{PROG} would {plan}\n")
-    sys.stderr.write(f"{PROG}: running CMP transactions is not wired up yet\n")
-    return 1
+    return run_options(options)
 
 
 def cli_main(argv: Sequence[str], *, environ: Mapping[str, str] | None = None) -> int:

@@ -40,6 +40,7 @@ __all__ = [
     "load_cert_sources",
     "load_certs",
     "load_crls",
+    "load_csr",
     "load_key",
     "load_public_key",
     "split_sources",
@@ -204,6 +205,12 @@ def _load_p12(
 ) -> pkcs12.PKCS12KeyAndCertificates | None:
     """The PKCS#12 bundle in ``data``; None if ``data`` is no PKCS#12 structure."""
     tries: list[bytes | None] = [password] if password is not None else [None, b""]
+    if password is not None and not _usable_p12_password(password):
+        # cryptography takes UTF-8 passwords without NUL only (and fails badly
+        # on others); no such pass phrase opens a file made by OpenSSL either.
+        if _looks_like_p12(data):
+            raise CredentialError(desc, name, "wrong pass phrase or damaged PKCS#12 file")
+        return None
     last: ValueError | None = None
     for attempt in tries:
         try:
@@ -215,6 +222,26 @@ def _load_p12(
             raise CredentialError(desc, name, "PKCS#12 file needs a pass phrase")
         raise CredentialError(desc, name, "wrong pass phrase or damaged PKCS#12 file")
     return None
+
+
+def _usable_p12_password(password: bytes) -> bool:
+    if b"\x00" in password:
+        return False
+    try:
+        password.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _looks_like_p12(data: bytes) -> bool:
+    """Whether ``data`` parses as PKCS#12 with some pass phrase (a wrong one
+    fails differently from data that is no PKCS#12 at all)."""
+    try:
+        pkcs12.load_pkcs12(data, b"cmpkit probe: not the pass phrase")
+    except ValueError as exc:
+        return "password" in str(exc).lower()
+    return True
 
 
 # -- certificates ---------------------------------------------------------------
@@ -402,6 +429,28 @@ def _load_crl_file(
     if not crls:
         raise CredentialError(desc, name, "no CRL found")
     return crls
+
+
+# -- CSRs ------------------------------------------------------------------------
+
+_CSR_LABELS = (b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST")
+
+
+def load_csr(source: Source, *, desc: str = "PKCS#10 CSR") -> x509.CertificateSigningRequest:
+    """A PKCS#10 CSR in PEM or DER, the format detected (``-csr``)."""
+    name = _display(source)
+    data = _read(source, desc)
+    if not data:
+        raise CredentialError(desc, name, "empty file")
+    try:
+        if _is_pem(data):
+            for label, block in _pem_blocks(data):
+                if label in _CSR_LABELS:
+                    return x509.load_der_x509_csr(_pem_body(block))
+            raise CredentialError(desc, name, "no certificate request found")
+        return x509.load_der_x509_csr(data)
+    except ValueError as exc:
+        raise CredentialError(desc, name, f"not a PEM or DER CSR ({exc})") from None
 
 
 # -- keys ------------------------------------------------------------------------

@@ -109,6 +109,7 @@ __all__ = [
     "TransactionResult",
     "TransactionStateError",
     "Wait",
+    "protect_request",
 ]
 
 EXPECTED_ROUND_TRIP = 5.0
@@ -308,8 +309,8 @@ class TransactionResult:
 
     ``cert`` the newly enrolled certificate, ``chain`` its CA certificates
     (intermediates, as OpenSSL's ``-chainout``: validated with
-    ``out_trusted``, else found in ``untrusted`` and the extraCerts, else the
-    extraCerts received), ``ca_pubs`` the caPubs of the certificate response,
+    ``out_trusted``, else as far as found in ``untrusted`` and the extraCerts
+    received), ``ca_pubs`` the caPubs of the certificate response,
     ``extra_certs`` the extraCerts of the last response (not pollRep or
     pkiconf), ``genp_itavs`` the ITAVs of a genp, ``rev_status`` the status of
     an rp, ``status`` the PKIStatusInfo of the answer (cert response or rp),
@@ -413,6 +414,37 @@ def _now_utc(options: VerifyOptions | None) -> datetime.datetime | None:
     if options.no_check_time:
         return None
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def protect_request(message: PKIMessage, config: TransactionConfig) -> PKIMessage:
+    """``message`` protected as a client with ``config`` protects its requests:
+    none with ``unprotected_requests`` (extraCerts still added), else PBM with
+    ``secret``, else a signature with ``key`` and ``cert``. Also what
+    ``-reqin_new_tid`` uses to protect a request read from a file again."""
+    if config.unprotected_requests:
+        extra = [_der(c) for c in config.extracerts]
+        return message.with_protection(None, extra) if extra else message
+    if config.secret is not None:
+        return _protection.protect_pbm(
+            message,
+            config.secret,
+            ref=config.ref,
+            salt=os.urandom(config.pbm_salt_length),
+            iterations=config.pbm_iterations,
+            owf=config.digest,
+            mac=config.mac,
+            extra_certs=config.extracerts,
+        )
+    if config.cert is None or config.key is None:
+        raise ProtectionError("no way to protect the request: no secret, or no cert and key")
+    return _protection.protect_signature(
+        message,
+        config.key,
+        config.cert,
+        digest=config.digest,
+        pss=config.pss,
+        extra_certs=[*config.own_chain(), *config.extracerts],
+    )
 
 
 # --- the state machine ------------------------------------------------------------------------
@@ -612,30 +644,7 @@ class Transaction:
         return self._protect(PKIMessage(header, body))
 
     def _protect(self, message: PKIMessage) -> PKIMessage:
-        config = self.config
-        if config.unprotected_requests:
-            extra = [_der(c) for c in config.extracerts]
-            return message.with_protection(None, extra) if extra else message
-        if config.secret is not None:
-            return _protection.protect_pbm(
-                message,
-                config.secret,
-                ref=config.ref,
-                salt=os.urandom(config.pbm_salt_length),
-                iterations=config.pbm_iterations,
-                owf=config.digest,
-                mac=config.mac,
-                extra_certs=config.extracerts,
-            )
-        assert config.cert is not None and config.key is not None
-        return _protection.protect_signature(
-            message,
-            config.key,
-            config.cert,
-            digest=config.digest,
-            pss=config.pss,
-            extra_certs=[*config.own_chain(), *config.extracerts],
-        )
+        return protect_request(message, self.config)
 
     def _send(self, message: PKIMessage, state: str) -> Send:
         self._sent.append(message)
@@ -824,7 +833,11 @@ class Transaction:
         if kind == "rp":
             return self._on_rp(message)
         if kind == "genp":
-            return self._finish(TransactionResult(genp_itavs=tuple(message.body.value)))
+            return self._finish(
+                TransactionResult(
+                    genp_itavs=tuple(message.body.value), extra_certs=self._extra_certs_in
+                )
+            )
         raise ResponseError(f"unexpected {kind}")  # _check() lets no other kind through
 
     def _finish(self, result: TransactionResult) -> Done:
@@ -931,11 +944,12 @@ class Transaction:
             except VerificationError as e:
                 return _INCORRECT_DATA, f"failed to validate newly enrolled cert: {e}", []
             return 0, None, [c for c in full[1:] if not _self_signed(c)]
+        # As OpenSSL's X509_build_chain() without a store: as far as the pool
+        # (untrusted and received extraCerts) goes, possibly nothing. (OpenSSL
+        # resorts to the extraCerts only when building fails outright, which
+        # it does on internal errors alone.)
         full = _approximate_chain(cert, pool)
-        chain = [c for c in full[1:] if not _self_signed(c)]
-        if len(full) == 1:  # nothing found: OpenSSL resorts to the received extraCerts
-            chain = [c for c in self._extra_certs_in if _der(c) != _der(cert)]
-        return 0, None, chain
+        return 0, None, [c for c in full[1:] if not _self_signed(c)]
 
     def _on_poll_rep(self, message: PKIMessage) -> Event:
         entries = message.body.value

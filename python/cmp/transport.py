@@ -567,6 +567,9 @@ def _os_reason(exc: BaseException) -> str:
     """The OS error's words ("connection refused"), else the message."""
     if isinstance(exc, ssl.SSLError):
         return _ssl_reason(exc)
+    if isinstance(exc, socket.gaierror):  # its errno is no errno: use its own words
+        text = str(exc.strerror or exc)
+        return "cannot resolve the host name: " + text[0].lower() + text[1:]
     if isinstance(exc, OSError) and (exc.errno or exc.strerror):
         text = os.strerror(exc.errno) if exc.errno else str(exc.strerror)
         return text[0].lower() + text[1:]
@@ -1437,9 +1440,10 @@ class FileTransport(BaseTransport, AsyncBaseTransport):
     1. the request the transaction built goes to the next ``reqout`` file;
     2. the response is read from the next ``rspin`` file, if one is left;
     3. else the next ``reqin`` file, if one is left, is sent instead of the
-       built request (with ``reqin_new_tid``: under the transaction's
-       transactionID, protected again by ``reprotect``), to ``transport``;
-       without a ``transport`` that is an error;
+       built request, to ``transport``, with the built request's recipNonce
+       (after the first request) and, with ``reqin_new_tid``, its
+       transactionID; when that changes a protected message, ``reprotect``
+       protects it again. Without a ``transport`` that is an error;
     4. the response goes to the next ``rspout`` file.
 
     A list that runs out is as if it had not been given: further messages are
@@ -1478,30 +1482,42 @@ class FileTransport(BaseTransport, AsyncBaseTransport):
                 return request, _read_message(self._rspin.take(), "rspin", self._max_size), True
             if self._reqin:
                 sent = _read_message(self._reqin.take(), "reqin", self._max_size)
-                if self._reqin_new_tid:
-                    sent = self._new_tid(sent, request)
-                return sent, None, True
+                return self._adapt(sent, request), None, True
             return request, None, False
 
-    def _new_tid(self, message: bytes, built: bytes) -> bytes:
-        # OpenSSL's OSSL_CMP_MSG_update_transactionID(): the transaction's own
-        # transactionID, and the message protected again if it was protected.
+    def _adapt(self, message: bytes, built: bytes) -> bytes:
+        # As openssl cmp does (OSSL_CMP_MSG_update_transactionID() with
+        # -reqin_new_tid, and since 3.0.9 OSSL_CMP_MSG_update_recipNonce()):
+        # a request read from -reqin takes the transaction's transactionID
+        # (-reqin_new_tid) and, after the first request, its recipNonce (the
+        # senderNonce of the last response, which the built request carries),
+        # so that the server's checks pass; it is protected again where it
+        # was protected.
         from cmp.message import PKIMessage
 
         try:
+            own = PKIMessage.from_der(built).header
+        except CMPError:
+            own = None  # not a PKIMessage of ours: nothing to take over
+        if own is None or (not self._reqin_new_tid and own.recip_nonce is None):
+            return message
+        try:
             original = PKIMessage.from_der(message)
-            header = dataclasses.replace(
-                original.header, transaction_id=PKIMessage.from_der(built).transaction_id
-            )
+            header = original.header
+            if self._reqin_new_tid:
+                header = dataclasses.replace(header, transaction_id=own.transaction_id)
+            if own.recip_nonce is not None:
+                header = dataclasses.replace(header, recip_nonce=own.recip_nonce)
         except CMPError as exc:
-            raise TransportError(
-                f"reqin: cannot give the request a new transactionID: {exc}"
-            ) from None
+            raise TransportError(f"reqin: cannot adapt the request read: {exc}") from None
+        if header == original.header:
+            return message
         updated = PKIMessage(header, original.body, None, original.extra_certs)
         if header.protection_alg is None:
             return updated.to_der()
         if self._reprotect is None:
-            raise TransportError("reqin_new_tid: no credentials to protect the request again")
+            what = "-reqin_new_tid" if self._reqin_new_tid else "-reqin"
+            raise TransportError(f"{what}: no credentials to protect the request again")
         return self._reprotect(updated).to_der()
 
     def _after(self, response: bytes) -> None:

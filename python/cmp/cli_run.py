@@ -1,0 +1,1113 @@
+"""Carrying out a checked ``cmpkit`` command line: ``openssl cmp``'s actions.
+
+:func:`run` takes the merged option dictionary that :mod:`cmp.cli` built and
+turns it into objects and calls, in the order ``openssl cmp`` 3.0 sets up its
+context (apps/cmp.c): the transfer (HTTP(S), the ``-reqin``/``-reqout``/
+``-rspin``/``-rspout`` files, or the in-process mock server), server
+authentication, client credentials and protection, then the request. It
+runs the transaction ``-repeat`` times with :class:`cmp.Client` and writes
+what came back (``-certout``, ``-chainout``, ``-extracertsout``,
+``-cacertsout``) or prints it (genm). ``-port`` serves the mock CA instead.
+
+One addition to OpenSSL: ``-use_mock_srv`` given none of the mock server's
+credentials runs a freshly generated mock CA that issues what is asked, with
+a secret it shares with the client, and ``-newkey`` may then name a file
+that does not exist yet, for a new key to be generated into: an enrollment
+that needs no prepared files (``openssl cmp`` refuses to start without them).
+
+No protocol logic lives here: requests, protection and checks are the
+transaction's. Every failure is one line on stderr and exit status 1; output
+files are written all together at the end of a successful transaction, each
+through a temporary file renamed into place, so that a failure never leaves
+a half-written or partial set of outputs behind.
+
+Messages follow OpenSSL's levels and prefixes (``CMP error:``, ``CMP
+warning:``, ``CMP info:``, ``CMP debug:``): errors and warnings go to
+stderr, information (including what a genp contained) to stdout, where
+``openssl cmp`` prints its log. ``-verbosity 8`` adds a traceback to an
+unexpected error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from cmp import algorithms
+from cmp.client import Client
+from cmp.config import ConfigFile, load_config
+from cmp.credentials import (
+    CredentialError,
+    load_cert,
+    load_cert_and_chain,
+    load_cert_sources,
+    load_csr,
+    load_key,
+    load_public_key,
+    split_sources,
+)
+from cmp.dn import oneline, parse_dn
+from cmp.errors import CMPError
+from cmp.headers import parse_geninfo
+from cmp.itav import NAME_BY_OID, OID_BY_NAME
+from cmp.message import PKIMessage
+from cmp.options import OptionValue, split_list
+from cmp.passphrase import PassphraseSource
+from cmp.requests import (
+    EnrollRequest,
+    GeneralRequest,
+    Request,
+    RevokeRequest,
+    parse_sans,
+    policies_from_oids,
+)
+from cmp.transaction import TransactionConfig, TransactionResult, protect_request
+from cmp.transport import (
+    BaseTransport,
+    Exchange,
+    FileTransport,
+    HTTPTransport,
+    InProcessTransport,
+    TLSConfig,
+    parse_server,
+    select_proxy,
+)
+from cmp.verify import UNSUPPORTED_VERIFY_OPTIONS, VerifyOptions
+
+if TYPE_CHECKING:
+    from cmp.server import MockServer, MockServerConfig
+
+__all__ = ["RunError", "RunLog", "run"]
+
+LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTE, LOG_INFO, LOG_DEBUG, LOG_TRACE = (
+    range(9)
+)
+_ENROLL = ("ir", "cr", "kur")
+_DEFAULT_MSG_TIMEOUT = 120.0  # OpenSSL's default per message round trip
+
+_T = TypeVar("_T")
+
+
+class RunError(CMPError):
+    """A command cannot be carried out as given: the one-line reason."""
+
+
+class RunLog:
+    """Messages by OpenSSL's ``-verbosity`` levels, with its prefixes."""
+
+    def __init__(
+        self,
+        verbosity: int = LOG_INFO,
+        *,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.verbosity = verbosity
+        self._out = out
+        self._err = err
+
+    def _write(self, level: int, label: str, message: str, to_err: bool) -> None:
+        if level > self.verbosity:
+            return
+        stream = (self._err or sys.stderr) if to_err else (self._out or sys.stdout)
+        stream.write(f"CMP {label}: {message}\n")
+        stream.flush()
+
+    def error(self, message: str) -> None:
+        # Shown at every verbosity: a failing command always says why.
+        self._write(min(LOG_ERR, self.verbosity), "error", message, True)
+
+    def warn(self, message: str) -> None:
+        self._write(LOG_WARNING, "warning", message, True)
+
+    def info(self, message: str) -> None:
+        self._write(LOG_INFO, "info", message, False)
+
+    def debug(self, message: str) -> None:
+        self._write(LOG_DEBUG, "debug", message, False)
+
+
+# --- entry ----------------------------------------------------------------------------------
+
+
+def run(options: dict[str, OptionValue], *, log: RunLog | None = None) -> int:
+    """Carry out the checked options; the exit status (0 success, 1 failure)."""
+    verbosity = options.get("verbosity")
+    if log is None:
+        log = RunLog(verbosity if isinstance(verbosity, int) else LOG_INFO)
+    try:
+        ctx = _Context(options, log)
+        if options.get("port") is not None:
+            return _serve(ctx)
+        return _client(ctx)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 1
+    except (CMPError, ValueError, OSError) as exc:
+        _fail(log, _one_line(exc))
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        _fail(log, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+    return 1
+
+
+def _fail(log: RunLog, message: str) -> None:
+    """The error line; at ``-verbosity 8`` (TRACE) the traceback before it."""
+    if log.verbosity >= LOG_TRACE:
+        traceback.print_exc()
+    log.error(message)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.strerror}: '{exc.filename}'"
+    return " ".join(text.split())
+
+
+# --- options and credentials --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Demo:
+    """The mock CA ``-use_mock_srv`` generates when given no credentials of
+    its own: its certificate and the secret it shares with the client."""
+
+    ca: x509.Certificate
+    secret: bytes
+
+
+_MOCK_CREDENTIALS = ("srv_cert", "srv_key", "srv_secret", "srv_ref", "rsp_cert")
+_DEMO_REF = "cmpkit-demo"
+
+
+@dataclass
+class _Context:
+    """The options with typed access, and loading of what they name."""
+
+    options: dict[str, OptionValue]
+    log: RunLog
+    demo: _Demo | None = None
+    _passes: dict[str, PassphraseSource] = field(default_factory=dict)
+    _config: ConfigFile | None = None
+
+    def text(self, name: str) -> str | None:
+        value = self.options.get(name)
+        return value if isinstance(value, str) else None
+
+    def flag(self, name: str) -> bool:
+        return self.options.get(name) is True
+
+    def number(self, name: str) -> int | None:
+        value = self.options.get(name)
+        return None if isinstance(value, bool) or not isinstance(value, int) else value
+
+    def count(self, name: str, default: int) -> int:
+        value = self.number(name)
+        return default if value is None else value
+
+    @property
+    def batch(self) -> bool:
+        return self.flag("batch")
+
+    @property
+    def keyform(self) -> str | None:
+        return self.text("keyform")
+
+    def passphrase(self, name: str, desc: str) -> PassphraseSource:
+        """The pass phrase option ``name`` (resolved once, when first needed)."""
+        source = self._passes.get(name)
+        if source is None:
+            source = PassphraseSource(self.text(name), desc, batch=self.batch, warn=self.log.warn)
+            self._passes[name] = source
+        return source
+
+    def _with_pass(self, pass_option: str, desc: str, load: Callable[[bytes | None], _T]) -> _T:
+        """``load(password)``: with the pass phrase when given; else without,
+        prompting (unless ``-batch``) when the file turns out to need one."""
+        source = self.passphrase(pass_option, desc)
+        if source.given:
+            return load(source.get())
+        try:
+            return load(None)
+        except CredentialError as exc:
+            if self.batch or "pass phrase" not in exc.reason or not sys.stdin.isatty():
+                raise
+        return load(source.get())
+
+    def key(self, name: str, pass_option: str, desc: str) -> PrivateKeyTypes | None:
+        path = self.text(name)
+        if path is None:
+            return None
+        return self._with_pass(
+            pass_option,
+            desc,
+            lambda pw: load_key(path, password=pw, format=self.keyform, desc=desc),
+        )
+
+    def cert(self, name: str, pass_option: str, desc: str) -> x509.Certificate | None:
+        path = self.text(name)
+        if path is None:
+            return None
+        return self._with_pass(
+            pass_option, desc, lambda pw: load_cert(path, password=pw, desc=desc)
+        )
+
+    def cert_and_chain(
+        self, name: str, pass_option: str, desc: str
+    ) -> tuple[x509.Certificate | None, list[x509.Certificate]]:
+        path = self.text(name)
+        if path is None:
+            return None, []
+        return self._with_pass(
+            pass_option, desc, lambda pw: load_cert_and_chain(path, password=pw, desc=desc)
+        )
+
+    def certs(self, name: str, desc: str) -> list[x509.Certificate] | None:
+        """The certificates of a multi-source option, with ``-otherpass``."""
+        arg = self.text(name)
+        if arg is None:
+            return None
+        return self._with_pass(
+            "otherpass",
+            "certificate files of others",
+            lambda pw: load_cert_sources(arg, password=pw, desc=desc),
+        )
+
+    def name(self, option: str, desc: str) -> x509.Name | None:
+        text = self.text(option)
+        if text is None:
+            return None
+        return parse_dn(text, desc=desc, warn=self.log.warn)
+
+    def config_file(self) -> ConfigFile:
+        """The OpenSSL config file the options came from (for -reqexts, -policies)."""
+        if self._config is None:
+            path = self.text("config")
+            if not path:
+                raise RunError("no config file given, which -reqexts and -policies need")
+            self._config = load_config(path)
+        return self._config
+
+
+def _verify_options(ctx: _Context, *, for_new_cert: bool = False) -> VerifyOptions:
+    """OpenSSL's verification options (``vpm``). For newly enrolled
+    certificates OpenSSL keeps only the time, partial-chain and policy
+    flags: no -attime, no revocation or strictness checks."""
+    attime = ctx.number("attime")
+    if for_new_cert:
+        return VerifyOptions(
+            no_check_time=ctx.flag("no_check_time"),
+            partial_chain=ctx.flag("partial_chain"),
+            verify_depth=ctx.number("verify_depth"),
+            purpose=ctx.text("purpose"),
+        )
+    return VerifyOptions(
+        attime=None
+        if attime is None
+        else datetime.datetime.fromtimestamp(attime, datetime.timezone.utc),
+        no_check_time=ctx.flag("no_check_time"),
+        partial_chain=ctx.flag("partial_chain"),
+        verify_depth=ctx.number("verify_depth"),
+        x509_strict=ctx.flag("x509_strict"),
+        ignore_critical=ctx.flag("ignore_critical"),
+        check_ss_sig=ctx.flag("check_ss_sig"),
+        crl_check=ctx.flag("crl_check"),
+        crl_check_all=ctx.flag("crl_check_all"),
+        purpose=ctx.text("purpose"),
+    )
+
+
+def _warn_unsupported_verify_options(ctx: _Context) -> None:
+    for name in sorted(UNSUPPORTED_VERIFY_OPTIONS):
+        value = ctx.options.get(name)
+        if value not in (None, False, ()):
+            ctx.log.warn(f"ignoring -{name}: not supported by cmpkit's certificate validation")
+
+
+# --- the mock server --------------------------------------------------------------------------
+
+
+def _mock_server_config(ctx: _Context) -> MockServerConfig:
+    """The mock server options (-srv_*, -rsp_*, ...) as a MockServerConfig.
+
+    ``-use_mock_srv`` without any of the mock server's credentials (no
+    -srv_cert, -srv_key, -srv_secret, -srv_ref, -rsp_cert) gets a freshly
+    generated mock CA that really issues certificates, sharing a secret with
+    the client: a complete enrollment needs no prepared files. (OpenSSL
+    refuses to start its mock server without credentials.)"""
+    from cmp.server import MockServerConfig
+
+    behaviour = _mock_behaviour(ctx)
+    if ctx.flag("use_mock_srv") and all(ctx.text(n) is None for n in _MOCK_CREDENTIALS):
+        client = ctx.passphrase("secret", "PBMAC")
+        shared = client.get() if client.given else os.urandom(16)
+        config = MockServerConfig.generate(secret=shared, **behaviour)
+        assert config.srv_cert is not None
+        ctx.demo = _Demo(config.srv_cert, shared)
+        ctx.log.info(
+            "no mock server credentials given: using a newly generated mock CA"
+            f" '{oneline(config.srv_cert.subject)}' that issues the certificates requested"
+        )
+        return config
+    secret = ctx.passphrase("srv_secret", "mock server secret")
+    return MockServerConfig(
+        srv_ref=ctx.text("srv_ref"),
+        srv_secret=secret.get() if secret.given else None,
+        srv_cert=ctx.cert("srv_cert", "srv_keypass", "certificate of the mock server"),
+        srv_key=ctx.key("srv_key", "srv_keypass", "private key of the mock server"),
+        srv_trusted=ctx.certs("srv_trusted", "trusted certificates for the mock server") or (),
+        srv_untrusted=ctx.certs("srv_untrusted", "untrusted certificates for the mock server")
+        or (),
+        rsp_cert=ctx.cert("rsp_cert", "keypass", "certificate to be returned by the mock server"),
+        rsp_extracerts=ctx.certs("rsp_extracerts", "extraCerts for the mock server") or (),
+        rsp_capubs=ctx.certs("rsp_capubs", "caPubs for the mock server") or (),
+        **behaviour,
+    )
+
+
+def _mock_behaviour(ctx: _Context) -> dict[str, Any]:
+    """The mock server options that say how it answers."""
+    return dict(
+        poll_count=ctx.count("poll_count", 0),
+        check_after=ctx.count("check_after", 1),
+        grant_implicitconf=ctx.flag("grant_implicitconf"),
+        pkistatus=ctx.count("pkistatus", 0),
+        failure=ctx.number("failure"),
+        failurebits=ctx.count("failurebits", 0),
+        statusstring=ctx.text("statusstring"),
+        send_error=ctx.flag("send_error"),
+        send_unprotected=ctx.flag("send_unprotected"),
+        send_unprot_err=ctx.flag("send_unprot_err"),
+        accept_unprotected=ctx.flag("accept_unprotected"),
+        accept_unprot_err=ctx.flag("accept_unprot_err"),
+        accept_raverified=ctx.flag("accept_raverified"),
+        max_msgs=ctx.count("max_msgs", 0),
+        verify_options=_verify_options(ctx),
+    )
+
+
+def _mock_server(ctx: _Context) -> MockServer:
+    """The mock server of the options; its log (and warnings) at -verbosity."""
+    from cmp.server import MockServer, MockServerConfigError
+
+    _log_server(ctx.log)
+    try:
+        return MockServer(_mock_server_config(ctx))
+    except MockServerConfigError as exc:
+        raise RunError(str(exc)) from None
+
+
+def _serve(ctx: _Context) -> int:
+    """``-port``: the mock CA over HTTP until terminated (or ``-max_msgs``)."""
+    text = ctx.text("port") or ""
+    port = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise RunError(f"-port {text!r}: not a port number (0 .. 65535)")
+    server = _mock_server(ctx)
+    from cmp.asgi import serve
+
+    return serve(server, "::", port)
+
+
+def _log_server(log: RunLog) -> None:
+    """The mock server's log (logger ``cmp``) on stderr at ``-verbosity``."""
+    import logging
+
+    levels = {
+        logging.DEBUG: "debug",
+        logging.INFO: "info",
+        logging.WARNING: "warning",
+        logging.ERROR: "error",
+        logging.CRITICAL: "error",
+    }
+
+    class Formatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            label = levels.get(record.levelno, record.levelname.lower())
+            return f"CMP {label}: {record.getMessage()}"
+
+    logger = logging.getLogger("cmp")
+    if logger.handlers:
+        return
+
+    class Handler(logging.Handler):  # as RunLog: warnings and errors on stderr
+        def emit(self, record: logging.LogRecord) -> None:
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+
+    handler = Handler()
+    handler.setFormatter(Formatter())
+    logger.addHandler(handler)
+    logger.propagate = False
+    if log.verbosity >= LOG_DEBUG:
+        logger.setLevel(logging.DEBUG)
+    elif log.verbosity >= LOG_INFO:
+        logger.setLevel(logging.INFO)
+    elif log.verbosity >= LOG_WARNING:
+        logger.setLevel(logging.WARNING)
+    else:
+        logger.setLevel(logging.ERROR)
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+
+def _client(ctx: _Context) -> int:
+    plan = _Plan.build(ctx)
+    repeat = ctx.count("repeat", 1)
+    with Client(
+        transport=plan.transport, config=plan.config, msg_timeout=plan.msg_timeout
+    ) as client:
+        for _ in range(repeat):
+            result = client.run(plan.request())
+            _report(ctx, plan.cmd, result)
+    return 0
+
+
+@dataclass
+class _Plan:
+    """Everything a client run needs, built from the options."""
+
+    cmd: str
+    transport: BaseTransport
+    config: TransactionConfig
+    msg_timeout: float | None
+    request: Callable[[], Request]
+
+    @classmethod
+    def build(cls, ctx: _Context) -> _Plan:
+        cmd = ctx.text("cmd") or ""
+        infotype = _infotype(ctx)
+        _warn_unsupported_verify_options(ctx)
+        transport, server_name = _transport(ctx)
+        if server_name is not None:
+            only = " only if -rspin argument gives too few filenames" if ctx.text("rspin") else ""
+            ctx.log.info(f"will contact {server_name}{only}")
+        verification = _verification(ctx)
+        msg_timeout, total_timeout = _timeouts(ctx)
+        protection = _protection(ctx)
+        request = _request(ctx, cmd, infotype, protection)
+        config = _transaction_config(ctx, verification, protection, total_timeout)
+        transport = _files(ctx, transport, config)
+        if transport is None:
+            raise RunError("missing -server or -use_mock_srv option, or too few -rspin files")
+        return cls(cmd, _LoggedTransport(transport, ctx.log), config, msg_timeout, request)
+
+
+def _infotype(ctx: _Context) -> str | None:
+    name = ctx.text("infotype")
+    if name is None:
+        return None
+    bare = name[6:] if name.startswith("id-it-") else name
+    if bare not in OID_BY_NAME:
+        raise RunError(f"unknown OID name in -infotype option: {name!r}")
+    if ctx.text("cmd") != "genm":
+        ctx.log.warn("-infotype option is ignored for commands other than 'genm'")
+    return bare
+
+
+def _transport(ctx: _Context) -> tuple[BaseTransport | None, str | None]:
+    """The network (or in-process) transport; None when only files are used.
+    Also the URL to announce."""
+    if ctx.flag("use_mock_srv"):
+        return InProcessTransport(_mock_server(ctx).handle), "mock server"
+    server = ctx.text("server")
+    if server is None:
+        return None, None
+    tls_used = ctx.flag("tls_used")
+    try:
+        address = parse_server(server, tls=tls_used, path=ctx.text("path"))
+    except ValueError as exc:
+        raise RunError(f"cannot parse -server URL {server!r}: {exc}") from None
+    if server.lower().startswith("https://") and not tls_used:
+        raise RunError("missing -tls_used option since -server URL indicates https")
+    proxy, no_proxy = ctx.text("proxy"), ctx.text("no_proxy")
+    try:
+        via = select_proxy(address.host, tls=address.tls, proxy=proxy, no_proxy=no_proxy)
+    except ValueError as exc:
+        raise RunError(f"cannot parse -proxy URL: {exc}") from None
+    tls = _tls(ctx) if tls_used else None
+    try:
+        transport = HTTPTransport(
+            server,
+            path=ctx.text("path"),
+            tls=tls,
+            proxy=proxy,
+            no_proxy=no_proxy,
+            keep_alive=ctx.count("keep_alive", 1),
+        )
+    except ValueError as exc:
+        raise RunError(_one_line(exc)) from None
+    shown = address.url + ("" if via is None else f" via {via[0]}:{via[1]}")
+    return transport, shown
+
+
+def _tls(ctx: _Context) -> TLSConfig:
+    trusted = ctx.certs("tls_trusted", "trusted certificates for the TLS server")
+    cert, chain = ctx.cert_and_chain("tls_cert", "tls_keypass", "TLS client certificate")
+    key = ctx.key("tls_key", "tls_keypass", "TLS client private key")
+    extra = ctx.certs("tls_extra", "extra certificates for TLS") or []
+    untrusted = ctx.certs("untrusted", "untrusted certificates") or []
+    try:
+        return TLSConfig(
+            trusted=trusted,
+            verify=trusted is not None,
+            cert=cert,
+            key=key,  # type: ignore[arg-type]
+            chain=[*chain, *untrusted],
+            extra=extra,
+            host=ctx.text("tls_host"),
+        )
+    except ValueError as exc:
+        raise RunError(_one_line(exc)) from None
+
+
+@dataclass
+class _Verification:
+    untrusted: list[x509.Certificate]
+    srvcert: x509.Certificate | None
+    trusted: list[x509.Certificate]
+    out_trusted: list[x509.Certificate] | None
+    recipient: x509.Name | None
+    expect_sender: x509.Name | None
+
+
+def _verification(ctx: _Context) -> _Verification:
+    """Server authentication and the checks of new certificates
+    (OpenSSL's ``setup_verification_ctx()``)."""
+    untrusted = ctx.certs("untrusted", "untrusted certificates") or []
+    recipient_given = ctx.text("recipient") is not None
+    srvcert = None
+    trusted: list[x509.Certificate] = []
+    if ctx.text("srvcert") is not None:
+        if ctx.text("trusted") is not None:
+            ctx.log.warn("-trusted option is ignored since -srvcert option is present")
+        if recipient_given:
+            ctx.log.warn("-recipient option is ignored since -srvcert option is present")
+            recipient_given = False
+        srvcert = ctx.cert("srvcert", "otherpass", "directly trusted CMP server certificate")
+    elif ctx.text("trusted") is not None:
+        trusted = ctx.certs("trusted", "certs trusted by client") or []
+    out_trusted = ctx.certs("out_trusted", "trusted certs for verifying newly enrolled cert")
+    recipient = ctx.name("recipient", "recipient") if recipient_given else None
+    if recipient is None and srvcert is None and ctx.demo is not None:
+        recipient = ctx.demo.ca.subject
+    expect_sender = ctx.name("expect_sender", "expected sender")
+    return _Verification(untrusted, srvcert, trusted, out_trusted, recipient, expect_sender)
+
+
+def _timeouts(ctx: _Context) -> tuple[float | None, float]:
+    msg = ctx.number("msg_timeout")
+    total = ctx.number("total_timeout")
+    if total is not None and total > 0 and msg is not None and 0 < total < msg:
+        ctx.log.warn(f"-msg_timeout {msg} ignored since -total_timeout {total} is less")
+        msg = 0
+    msg_timeout: float | None
+    if msg is None:
+        msg_timeout = _DEFAULT_MSG_TIMEOUT
+    else:
+        msg_timeout = None if msg == 0 else float(msg)
+    return msg_timeout, float(total or 0)
+
+
+@dataclass
+class _Protection:
+    secret: bytes | None
+    ref: bytes | None
+    cert: x509.Certificate | None
+    key: PrivateKeyTypes | None
+    chain: list[x509.Certificate]
+    own_trusted: list[x509.Certificate] | None
+    extracerts: list[x509.Certificate]
+    digest: str
+    mac: str
+
+
+def _protection(ctx: _Context) -> _Protection:
+    """Client credentials and message protection (``setup_protection_ctx()``)."""
+    secret_opt, key_opt, cert_opt = ctx.text("secret"), ctx.text("key"), ctx.text("cert")
+    ref = ctx.text("ref")
+    unprotected = ctx.flag("unprotected_requests")
+    demo = ctx.demo is not None and secret_opt is None and key_opt is None and not unprotected
+    if demo and ref is None and cert_opt is None and ctx.text("subject") is None:
+        ref = _DEMO_REF
+    if not unprotected and secret_opt is None and key_opt is None and not demo:
+        raise RunError("must give -key or -secret unless -unprotected_requests is used")
+    if ref is None and cert_opt is None and ctx.text("subject") is None:
+        raise RunError("must give -ref if no -cert and no -subject given")
+    if secret_opt is None and (cert_opt is None) != (key_opt is None):
+        raise RunError("must give both -cert and -key options or neither")
+    # With the generated mock CA, the secret it shares with the client.
+    secret = ctx.demo.secret if demo and ctx.demo is not None else None
+    if secret_opt is not None:
+        secret = ctx.passphrase("secret", "PBMAC").get()
+        if cert_opt is not None or key_opt is not None:
+            ctx.log.warn("-cert and -key not used for protection since -secret is given")
+    key = ctx.key("key", "keypass", "private key for CMP client certificate")
+    if secret is None and ctx.text("srvcert") is None and ctx.text("trusted") is None:
+        ctx.log.warn("will not authenticate server due to missing -secret, -trusted, or -srvcert")
+    cert, chain = ctx.cert_and_chain(
+        "cert", "keypass", "CMP client certificate (optionally with chain)"
+    )
+    own_trusted = None
+    if ctx.text("own_trusted") is not None:
+        if cert is None:
+            ctx.log.warn("-own_trusted option is ignored without -cert")
+        else:
+            own_trusted = ctx.certs("own_trusted", "trusted certs for verifying own CMP signer")
+    extracerts = ctx.certs("extracerts", "extra certificates for CMP") or []
+    digest = ctx.text("digest") or "sha256"
+    try:
+        algorithms.digest(digest)
+    except CMPError:
+        raise RunError(f"digest algorithm name not recognized: {digest!r}") from None
+    mac = ctx.text("mac") or "hmac-sha1"
+    try:
+        algorithms.hmac(mac)
+    except CMPError:
+        raise RunError(f"MAC algorithm name not recognized: {mac!r}") from None
+    return _Protection(
+        secret,
+        None if ref is None else os.fsencode(ref),
+        cert,
+        key,
+        chain,
+        own_trusted,
+        extracerts,
+        digest,
+        mac,
+    )
+
+
+def _transaction_config(
+    ctx: _Context, ver: _Verification, prot: _Protection, total_timeout: float
+) -> TransactionConfig:
+    geninfo = ctx.text("geninfo")
+    try:
+        return TransactionConfig(
+            secret=prot.secret,
+            ref=prot.ref,
+            cert=prot.cert,
+            key=prot.key,
+            extracerts=prot.extracerts,
+            untrusted=[*ver.untrusted, *prot.chain],
+            own_trusted=prot.own_trusted,
+            unprotected_requests=ctx.flag("unprotected_requests"),
+            digest=prot.digest,
+            mac=prot.mac,
+            srvcert=ver.srvcert,
+            trusted=ver.trusted,
+            expect_sender=ver.expect_sender,
+            ignore_keyusage=ctx.flag("ignore_keyusage"),
+            unprotected_errors=ctx.flag("unprotected_errors"),
+            verify_options=_verify_options(ctx),
+            implicit_confirm=ctx.flag("implicit_confirm"),
+            disable_confirm=ctx.flag("disable_confirm"),
+            out_trusted=ver.out_trusted,
+            out_verify_options=_verify_options(ctx, for_new_cert=True),
+            recipient=ver.recipient,
+            geninfo=parse_geninfo(geninfo) if geninfo is not None else (),
+            total_timeout=total_timeout,
+        )
+    except ValueError as exc:
+        raise RunError(_one_line(exc)) from None
+
+
+# --- the request -------------------------------------------------------------------------------
+
+
+def _request(
+    ctx: _Context, cmd: str, infotype: str | None, prot: _Protection
+) -> Callable[[], Request]:
+    """The request of ``-cmd`` (``setup_request_ctx()``), as a factory: each
+    ``-repeat`` gets a fresh one."""
+    log = ctx.log
+    enroll = cmd in _ENROLL
+    ref_or_cert = ctx.text("ref") is not None or prot.cert is not None
+    subject = issuer = None
+    if ctx.text("subject") is None and cmd not in ("rr", "genm"):
+        if not any(ctx.text(n) for n in ("csr", "oldcert", "cert")):
+            log.warn("no -subject given; no -csr or -oldcert or -cert available for fallback")
+    if enroll:
+        if ctx.text("newkey") is None and prot.key is None and ctx.text("csr") is None:
+            raise RunError("missing -newkey (or -key) to be certified and no -csr given")
+        if ctx.text("certout") is None:
+            raise RunError("-certout not given, nowhere to save newly enrolled certificate")
+        subject = ctx.name("subject", "subject")
+        issuer = ctx.name("issuer", "issuer")
+    else:
+        ignored = "option is ignored for commands other than 'ir', 'cr', and 'kur'"
+        if ctx.text("subject") is not None:
+            if not ref_or_cert:
+                subject = ctx.name("subject", "subject")  # the sender
+            else:
+                log.warn(f"-subject {ignored} since -ref or -cert is given")
+        for name in ("issuer", "reqexts", "sans", "policies", "policy_oids"):
+            if ctx.text(name) is not None:
+                log.warn(f"-{name} {ignored}")
+        if ctx.flag("san_nodefault"):
+            log.warn(f"-san_nodefault {ignored}")
+    if cmd == "kur":
+        if ctx.text("oldcert") is None and prot.cert is None and ctx.text("csr") is None:
+            raise RunError("missing -oldcert for certificate to be updated and no -csr given")
+    if cmd == "rr":
+        if ctx.text("oldcert") is None and ctx.text("csr") is None:
+            raise RunError("missing -oldcert for certificate to be revoked and no -csr given")
+        if ctx.text("oldcert") is not None and ctx.text("csr") is not None:
+            log.warn("ignoring -csr since certificate to be revoked is given")
+    if cmd == "p10cr" and ctx.text("csr") is None:
+        raise RunError("missing PKCS#10 CSR for p10cr")
+    named = ("recipient", "srvcert", "issuer", "oldcert", "cert")
+    if not any(ctx.text(n) for n in named) and ctx.demo is None:
+        log.warn(
+            "missing -recipient, -srvcert, -issuer, -oldcert or -cert;"
+            ' recipient will be set to "NULL-DN"'
+        )
+    new_key = _new_key(ctx, cmd)
+    csr = None
+    if ctx.text("csr") is not None:
+        if cmd == "genm":
+            log.warn("-csr option is ignored for command 'genm'")
+        else:
+            csr = load_csr(ctx.text("csr") or "")
+    reqexts = _reqexts(ctx, csr) if enroll else None
+    sans: list[x509.GeneralName] = []
+    sans_critical = False
+    if enroll and ctx.text("sans") is not None:
+        if any(e.oid == x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME for e in reqexts or ()):
+            raise RunError("cannot have Subject Alternative Names both via -reqexts and via -sans")
+        sans, sans_critical = parse_sans(ctx.text("sans") or "")
+    if ctx.flag("san_nodefault") and ctx.text("sans") is not None:
+        log.warn("-opt_san_nodefault has no effect when -sans is used")
+    policies = _policy_oids(ctx) if enroll else None
+    oldcert = None
+    if ctx.text("oldcert") is not None:
+        if cmd == "genm":
+            log.warn("-oldcert option is ignored for command 'genm'")
+        else:
+            desc = {
+                "kur": "certificate to be updated",
+                "rr": "certificate to be revoked",
+            }.get(cmd, "reference certificate (oldcert)")
+            oldcert = ctx.cert("oldcert", "keypass", desc)
+    popo = ctx.number("popo")
+    days = ctx.count("days", 0)
+    reason = ctx.count("revreason", -1)
+    if cmd in ("ir", "cr", "kur", "p10cr"):
+        fields: dict[str, Any] = {
+            "cmd": cmd,
+            "new_key": new_key,
+            "subject": subject,
+            "issuer": issuer,
+            "days": days,
+            "reqexts": reqexts,
+            "sans": tuple(sans),
+            "sans_critical": sans_critical,
+            "san_nodefault": ctx.flag("san_nodefault"),
+            "policies": policies,
+            "policies_critical": ctx.flag("policy_oids_critical"),
+            "csr": csr,
+            "oldcert": oldcert,
+        }
+        if popo is not None:
+            fields["popo"] = popo
+        try:
+            enroll_request = EnrollRequest(**fields)
+        except ValueError as exc:
+            raise RunError(_one_line(exc)) from None
+        return lambda: enroll_request
+    if cmd == "rr":
+        revoke = RevokeRequest(
+            cert=oldcert,
+            reason=reason,
+            csr=None if oldcert is not None else csr,
+        )
+        return lambda: revoke
+    general = (
+        GeneralRequest.for_infotypes(infotype, subject=subject)
+        if infotype is not None
+        else GeneralRequest((), subject=subject)
+    )
+    return lambda: general
+
+
+def _new_key(ctx: _Context, cmd: str) -> PrivateKeyTypes | PublicKeyTypes | None:
+    """``-newkey``: a private key, else (as OpenSSL falls back) a public one."""
+    path = ctx.text("newkey")
+    if cmd in ("p10cr", "rr", "genm"):
+        ignored = "option is ignored for 'p10cr', 'rr', and 'genm' commands"
+        if ctx.text("newkeypass") is not None:
+            ctx.log.warn(f"-newkeypass {ignored}")
+        if path is not None:
+            ctx.log.warn(f"-newkey {ignored}")
+        if ctx.count("days", 0):
+            ctx.log.warn(f"-days {ignored}")
+        if ctx.number("popo") is not None:
+            ctx.log.warn(f"-popo {ignored}")
+        return None
+    if path is None:
+        return None
+    desc = "new private key for cert to be enrolled"
+    if ctx.demo is not None and not os.path.exists(path):
+        return _generate_key(ctx, path)
+    try:
+        return ctx.key("newkey", "newkeypass", desc)
+    except CredentialError as first:
+        if "pass phrase" in first.reason:
+            raise
+        try:
+            source = ctx.passphrase("newkeypass", desc)
+            password = source.get() if source.given else None
+            return load_public_key(
+                path,
+                password=password,
+                format=ctx.keyform,
+                desc="fallback public key for cert to be enrolled",
+            )
+        except CredentialError:
+            raise first from None
+
+
+def _generate_key(ctx: _Context, path: str) -> PrivateKeyTypes:
+    """With the generated mock CA: a new EC P-256 key for ``-newkey`` naming
+    a file that does not exist yet, saved there (PKCS#8 PEM, encrypted with
+    ``-newkeypass`` when given, readable by the owner only)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    source = ctx.passphrase("newkeypass", "new private key")
+    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    if source.given:
+        encryption = serialization.BestAvailableEncryption(source.get())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    except OSError as exc:
+        raise RunError(f"cannot save the new key to '{path}': {exc.strerror or exc}") from None
+    ctx.log.info(f"generated a new EC P-256 key for the mock CA to certify, saved to '{path}'")
+    return key
+
+
+def _reqexts(
+    ctx: _Context, csr: x509.CertificateSigningRequest | None
+) -> list[x509.Extension[x509.ExtensionType]] | None:
+    """The extensions of the ``-reqexts`` and then the ``-policies`` config
+    section; a later one replaces an earlier one of the same type, as
+    OpenSSL's ``X509V3_CTX_REPLACE``. The CSR, if any, is the request that
+    values such as ``email:copy`` refer to."""
+    sections = [(n, ctx.text(n)) for n in ("reqexts", "policies")]
+    if all(section is None for _, section in sections):
+        return None
+    try:
+        from cmp import x509v3
+    except ImportError:
+        names = " and ".join(f"-{n}" for n, s in sections if s is not None)
+        raise RunError(
+            f"{names} cannot be used: cmpkit's X.509v3 config sections (cmp.x509v3)"
+            " are not available"
+        ) from None
+    config = ctx.config_file()
+    extra: dict[str, Any] = {}
+    if csr is not None:
+        extra = {"subject": csr.subject, "public_key": csr.public_key()}
+    exts: list[x509.Extension[x509.ExtensionType]] = []
+    for option, section in sections:
+        if section is None:
+            continue
+        what = "certificate request extension" if option == "reqexts" else "policy"
+        try:
+            if option == "reqexts":
+                found = x509v3.extensions_from_section(config, section, **extra)
+            else:
+                found = x509v3.policies_from_section(config, section, **extra)
+        except (CMPError, ValueError) as exc:
+            raise RunError(f"cannot load {what} section '{section}': {_one_line(exc)}") from None
+        for ext in found:
+            exts = [e for e in exts if e.oid != ext.oid]
+            exts.append(ext)
+    return exts
+
+
+def _policy_oids(ctx: _Context) -> x509.CertificatePolicies | None:
+    text = ctx.text("policy_oids")
+    if ctx.flag("policy_oids_critical") and text is None:
+        ctx.log.warn("-opt_policy_oids_critical has no effect unless -policy_oids is given")
+    if text is None:
+        return None
+    oids = split_list(text)
+    for oid in oids:
+        try:
+            x509.ObjectIdentifier(oid)
+        except ValueError:
+            raise RunError(f"unknown policy OID '{oid}'") from None
+    return policies_from_oids(oids)
+
+
+# --- files instead of (or beside) a server ------------------------------------------------------
+
+
+def _files(
+    ctx: _Context, transport: BaseTransport | None, config: TransactionConfig
+) -> BaseTransport | None:
+    """``-reqin``/``-reqout``/``-rspin``/``-rspout`` around the transport."""
+    names = {n: ctx.text(n) for n in ("reqin", "reqout", "rspin", "rspout")}
+    if ctx.flag("reqin_new_tid") and names["reqin"] is None:
+        ctx.log.warn("-reqin_new_tid is ignored since -reqin is not present")
+    if names["reqin"] is not None and names["rspin"] is not None:
+        ctx.log.warn("-reqin is ignored since -rspin is present")
+        names["reqin"] = None
+    if all(value is None for value in names.values()):
+        return transport
+
+    def files(name: str) -> list[str]:
+        value = names[name]
+        return [] if value is None else split_sources(value)
+
+    return FileTransport(
+        transport,
+        reqout=files("reqout"),
+        rspout=files("rspout"),
+        reqin=files("reqin"),
+        rspin=files("rspin"),
+        reqin_new_tid=ctx.flag("reqin_new_tid"),
+        reprotect=lambda message: protect_request(message, config),
+    )
+
+
+class _LoggedTransport(BaseTransport):
+    """Says what is sent and received, as ``openssl cmp`` does at INFO."""
+
+    def __init__(self, inner: BaseTransport, log: RunLog) -> None:
+        self._inner = inner
+        self._log = log
+
+    def exchange(self, request: bytes, timeout: float | None = None) -> bytes:
+        return self.transfer(request, timeout).response
+
+    def transfer(self, request: bytes, timeout: float | None = None) -> Exchange:
+        with self.session() as session:
+            return session.transfer(request, timeout)
+
+    def session(self) -> BaseTransport:
+        return _LoggedSession(self._inner.session(), self._log)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _LoggedSession(BaseTransport):
+    def __init__(self, session: BaseTransport, log: RunLog) -> None:
+        self._session = session
+        self._log = log
+
+    def exchange(self, request: bytes, timeout: float | None = None) -> bytes:
+        return self.transfer(request, timeout).response
+
+    def transfer(self, request: bytes, timeout: float | None = None) -> Exchange:
+        self._log.info(f"sending {_kind(request)}")
+        exchange = self._session.transfer(request, timeout)
+        self._log.info(f"received {_kind(exchange.response)}")
+        return exchange
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _kind(der: bytes) -> str:
+    try:
+        return PKIMessage.from_der(der).body_type.upper()
+    except (CMPError, ValueError):
+        return "an undecodable message"
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def _report(ctx: _Context, cmd: str, result: TransactionResult) -> None:
+    """Print a genp's contents; write the certificate files."""
+    if cmd == "genm":
+        _print_itavs(ctx.log, result.genp_itavs)
+    outputs = _Outputs(ctx.text("certform") or "PEM", ctx.log)
+    outputs.add(ctx.text("extracertsout"), result.extra_certs, "extra")
+    outputs.add(ctx.text("cacertsout"), result.ca_pubs, "CA")
+    if result.cert is not None:
+        outputs.add(ctx.text("certout"), [result.cert], "enrolled")
+    outputs.add(ctx.text("chainout"), result.chain, "chain")  # empty for rr and genm
+    outputs.commit()
+
+
+def _print_itavs(log: RunLog, itavs: Sequence[Any]) -> None:
+    if not itavs:
+        log.info("genp contains no ITAV")
+        return
+    for itav in itavs:
+        name = NAME_BY_OID.get(itav.info_type)
+        log.info(f"genp contains ITAV of type: {'id-it-' + name if name else itav.info_type}")
+
+
+class _Outputs:
+    """Certificate files written together: each to a temporary file beside
+    it first, then all renamed into place; on any error none is changed."""
+
+    def __init__(self, certform: str, log: RunLog) -> None:
+        self._der = certform == "DER"
+        self._log = log
+        self._files: list[tuple[str, bytes]] = []
+
+    def add(self, path: str | None, certs: Sequence[x509.Certificate], desc: str) -> None:
+        if path is None:
+            return
+        self._log.info(f"received {len(certs)} {desc} certificate(s), saving to file '{path}'")
+        if len(certs) > 1 and self._der:
+            self._log.warn("saving more than one certificate in non-PEM format")
+        encoding = serialization.Encoding.DER if self._der else serialization.Encoding.PEM
+        self._files.append((path, b"".join(c.public_bytes(encoding) for c in certs)))
+
+    def commit(self) -> None:
+        temps: list[tuple[str, str]] = []
+        try:
+            for path, data in self._files:
+                temps.append((_write_temp(path, data), path))
+            for temp, path in temps:
+                os.replace(temp, path)
+            temps = []
+        finally:
+            for temp, _ in temps:
+                try:
+                    os.unlink(temp)
+                except OSError:
+                    pass
+
+
+def _write_temp(path: str, data: bytes) -> str:
+    directory, base = os.path.split(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise RunError(f"could not open file '{path}' for writing: is a directory")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise RunError(f"could not open file '{path}' for writing: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temp, 0o666 & ~mask)
+    except OSError as exc:
+        os.unlink(temp)
+        raise RunError(f"cannot write certificates to file '{path}': {exc.strerror}") from None
+    return temp
