@@ -257,6 +257,16 @@ class _KeepAliveH11Protocol(H11Protocol):
 
     _head = b""
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # The listening socket comes from socket.create_server (proto 0), so
+        # asyncio leaves Nagle's algorithm on: each response would wait for
+        # the client's delayed ACK (~40 ms). CMP is request/response.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is not h11.IDLE or (not self._head and not data):
             super().data_received(data)
