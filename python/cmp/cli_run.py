@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from cmp import algorithms
+from cmp.asn1 import PKIStatus
 from cmp.client import Client
 from cmp.config import ConfigFile, load_config
 from cmp.credentials import (
@@ -802,6 +803,11 @@ def _request(
                 "rr": "certificate to be revoked",
             }.get(cmd, "reference certificate (oldcert)")
             oldcert = ctx.cert("oldcert", "keypass", desc)
+            if cmd == "kur" and ctx.text("subject") is not None:
+                log.warn(
+                    f"given -subject '{ctx.text('subject')}' overrides the subject of "
+                    f"'{ctx.text('oldcert')}' for KUR"
+                )
     popo = ctx.number("popo")
     days = ctx.count("days", 0)
     reason = ctx.count("revreason", -1)
@@ -846,8 +852,10 @@ def _request(
 def _new_key(ctx: _Context, cmd: str) -> PrivateKeyTypes | PublicKeyTypes | None:
     """``-newkey``: a private key, else (as OpenSSL falls back) a public one."""
     path = ctx.text("newkey")
-    if cmd in ("p10cr", "rr", "genm"):
-        ignored = "option is ignored for 'p10cr', 'rr', and 'genm' commands"
+    if cmd == "genm":
+        return None  # OpenSSL 3.0 says nothing of these for genm
+    if cmd in ("p10cr", "rr"):
+        ignored = "option is ignored for 'p10cr' and 'rr' commands"
         if ctx.text("newkeypass") is not None:
             ctx.log.warn(f"-newkeypass {ignored}")
         if path is not None:
@@ -1041,6 +1049,10 @@ def _report(ctx: _Context, cmd: str, result: TransactionResult) -> None:
     """Print a genp's contents; write the certificate files."""
     if cmd == "genm":
         _print_itavs(ctx.log, result.genp_itavs)
+    if cmd == "rr" and result.rev_status is not None:
+        status = result.rev_status.status
+        name = PKIStatus(status).name if status in PKIStatus._value2member_map_ else str(status)
+        ctx.log.info(f"revocation accepted (PKIStatus={name})")
     outputs = _Outputs(ctx.text("certform") or "PEM", ctx.log)
     outputs.add(ctx.text("extracertsout"), result.extra_certs, "extra")
     outputs.add(ctx.text("cacertsout"), result.ca_pubs, "CA")
