@@ -10,8 +10,6 @@ OpenSSL's conformance matrix (csv-3.0) with ``openssl cmp`` as client.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +21,8 @@ from openssl_harness import MockServerFactory, Pki, run_openssl_cmp
 from test_server import server_config
 
 from cmp.asgi import BackgroundServer
-from cmp.config import load_config
-from cmp.credentials import load_cert, load_certs, load_key
+from cmp.credentials import load_cert
 from cmp.server import MockServer, MockServerConfig
-from cmp.verify import VerifyOptions
 
 OurServerFactory = Callable[..., BackgroundServer]
 
@@ -280,100 +276,5 @@ def test_openssl_client_enrolls_with_really_issued_certificate(
     run_openssl_cmp(revoke, tmp_path, openssl=openssl_bin)
 
 
-# --- OpenSSL's conformance matrix ----------------------------------------------------------
-
-ASPECTS = ("connection", "verification", "credentials", "commands", "enrollment")
-_HARNESS_KEYS = (
-    "ca_dn", "server_dn", "server_host", "server_port", "server_tls", "server_path",
-    "server_cert", "kur_port", "pbm_port", "pbm_ref", "pbm_secret",
-)  # fmt: skip
-
-
-def matrix_server_config(mock: Path) -> MockServerConfig:
-    """``server.cnf``'s ``[cmp]`` section as a MockServerConfig (until the CLI
-    reads it: then ``cmpkit -config server.cnf`` is the server)."""
-    section = load_config(str(mock / "server.cnf")).section("cmp") or {}
-
-    def path(key: str) -> str:
-        return str(mock / section[key])
-
-    return MockServerConfig(
-        srv_cert=load_cert(path("srv_cert")),
-        srv_key=load_key(path("srv_key")),
-        srv_secret=section["srv_secret"].removeprefix("pass:"),
-        srv_trusted=load_certs(path("srv_trusted")),
-        rsp_cert=load_cert(path("rsp_cert")),
-        rsp_capubs=load_certs(path("rsp_capubs")),
-        rsp_extracerts=load_certs(path("rsp_extracerts")),
-        verify_options=VerifyOptions(no_check_time=section.get("no_check_time") == "1"),
-    )
-
-
-def matrix_rows(csv_dir: Path, mock: Path, port: int, results: Path) -> Iterator[tuple[str, ...]]:
-    """(aspect, line number, title, expected, *args) for each row, as the
-    conformance README says to build it."""
-    config = load_config(str(mock / "test.cnf"))
-    for aspect in ASPECTS:
-        keys = {k: config.get("Mock", k) or "" for k in _HARNESS_KEYS}
-        if config.has_section(aspect):
-            keys.update({k: v for k in _HARNESS_KEYS if (v := config.get(aspect, k)) is not None})
-        for k in ("server_port", "kur_port", "pbm_port", "server_tls"):
-            if keys[k] in ("0", ""):
-                keys[k] = str(port)
-        subst = {f"_{k.upper()}": v for k, v in keys.items()}
-        subst["_RESULT_DIR"] = str(results)
-        lines = (csv_dir / f"test_{aspect}.csv").read_text().splitlines()
-        for number, line in enumerate(lines, 1):
-            for key in sorted(subst, key=len, reverse=True):
-                line = line.replace(key, subst[key] or '""""')
-            line = re.sub(
-                r"-section,\s*,", f"-section,Mock {aspect},-config,../Mock/test.cnf,", line
-            )
-            cells = [c.strip() for c in line.split(",") if c.strip()]
-            if not cells or cells[0] not in ("0", "1"):
-                continue
-            args = ["" if a == '""""' else a for a in cells[2:] if a != "BLANK"]
-            if "-no_proxy" not in args:
-                args += ["-no_proxy", "127.0.0.1"]
-            if "-proxy" not in args:
-                args += ["-proxy", ""]
-            cmd = args[args.index("-cmd") + 1] if "-cmd" in args else None
-            if aspect != "commands" or cmd in ("ir", "cr", "p10cr", "kur"):
-                args = ["-certout", str(results / "test.cert.pem"), *args]
-            if "-server" not in args:
-                args = ["-server", f"{keys['server_host']}:{port}", *args]
-            yield (aspect, str(number), cells[1], cells[0], *args)
-
-
-def test_conformance_matrix_openssl_client_against_cmpkit_server(
-    conformance_dir: Path, openssl_bin: str, our_server: OurServerFactory, tmp_path: Path
-) -> None:
-    mock = tmp_path / "Mock"
-    shutil.copytree(conformance_dir / "mock", mock)
-    csv_dir = conformance_dir / "csv-3.0"
-    for name in ("server.cnf", "test.cnf"):
-        shutil.copy(csv_dir / name, mock)
-    results = tmp_path / "results"
-    results.mkdir()
-    running = our_server(matrix_server_config(mock), host="::")
-    failures = []
-    count = 0
-    for aspect, number, title, expected, *args in matrix_rows(csv_dir, mock, running.port, results):
-        count += 1
-        try:
-            done = subprocess.run(
-                [openssl_bin, "cmp", *args],
-                cwd=mock,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            passed = (done.returncode == 0) == (expected == "1")
-            tail = (done.stdout + done.stderr)[-600:]
-        except subprocess.TimeoutExpired:
-            passed, tail = False, "timed out"
-        if not passed:
-            failures.append(f"{aspect}:{number} {title} (expected {expected}):\n{tail}")
-    assert count >= 237
-    assert not failures, f"{len(failures)} of {count} rows fail:\n" + "\n".join(failures)
+# OpenSSL's conformance matrix against `cmpkit -config server.cnf` runs in
+# tests/test_conformance.py (the shared runner in tests/conformance.py).
