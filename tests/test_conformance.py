@@ -38,6 +38,8 @@ CMPKIT_PASSING = 265
 """Rows cmpkit as client gives the expected result for: raise it, never lower it."""
 CMPKIT_SERVER_PASSING = 265
 """Rows ``openssl cmp`` as client gives the expected result for against cmpkit's server."""
+CMPKIT_BOTH_PASSING = 265
+"""Rows cmpkit as client gives the expected result for against cmpkit's server."""
 MATRIX_TIME_LIMIT = 600.0
 ROW_TIMEOUT = 30.0
 
@@ -194,4 +196,27 @@ def test_openssl_client_against_the_cmpkit_mock_server(
     print("\n" + matrix.report())
     assert matrix.total == openssl_client_matrix.total
     assert matrix.passed >= CMPKIT_SERVER_PASSING, matrix.report()
+    assert matrix.seconds < MATRIX_TIME_LIMIT
+
+
+@skip_matrix
+def test_cmpkit_client_against_the_cmpkit_mock_server(
+    conformance_dir: Path,
+    openssl_client_matrix: MatrixResult,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # cmpkit on both sides: `cmpkit -config server.cnf` serving `cmpkit` rows.
+    matrix = run_matrix(
+        CMPKIT,
+        tmp_path_factory.mktemp("conformance-cmpkit-both"),
+        server=CMPKIT,
+        conformance_dir=conformance_dir,
+        csv_set=CSV_SET,
+        row_timeout=ROW_TIMEOUT,
+        client_name="cmpkit",
+        server_name="cmpkit",
+    )
+    print("\n" + matrix.report())
+    assert matrix.total == openssl_client_matrix.total
+    assert matrix.passed >= CMPKIT_BOTH_PASSING, matrix.report()
     assert matrix.seconds < MATRIX_TIME_LIMIT
