@@ -63,6 +63,7 @@ __all__ = [
     "protect_pbm",
     "protect_pbmac1",
     "protect_signature",
+    "sign_data",
     "signer_candidates",
     "verify",
     "verify_signature",
@@ -300,7 +301,9 @@ def _spki(key: PublicKeyTypes) -> bytes:
     )
 
 
-def _sign(key: PrivateKeyTypes, scheme: SignatureScheme, data: bytes) -> bytes:
+def sign_data(key: PrivateKeyTypes, scheme: SignatureScheme, data: bytes) -> bytes:
+    """Signs ``data`` with ``key`` under ``scheme`` (the counterpart of
+    :func:`verify_signature`): protection, POPO, any signed CMP structure."""
     if isinstance(key, rsa.RSAPrivateKey):
         assert scheme.digest is not None
         h = algorithms.hash_algorithm(scheme.digest)
@@ -339,7 +342,7 @@ def protect_signature(
         raise ProtectionError("the private key does not belong to the signer certificate")
     alg = algorithms.signature_algorithm_for_key(key, digest, pss=pss)
     unsigned = _with_protection_alg(message, alg, _subject_key_id(cert))
-    signature = _sign(key, algorithms.signature_scheme(alg), unsigned.protected_part())
+    signature = sign_data(key, algorithms.signature_scheme(alg), unsigned.protected_part())
     certs = _unique([*_certs_der([cert, *extra_certs]), *message.extra_certs])
     return unsigned.with_protection(signature, certs)
 

@@ -26,11 +26,10 @@ from typing import Any, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
-from cmp import algorithms
+from cmp import algorithms, protection
 from cmp.asn1 import (
     AlgorithmIdentifier,
     AttributeTypeAndValue,
@@ -469,21 +468,7 @@ def cert_template(
 
 def sign(key: PrivateKeyTypes, alg: AlgorithmIdentifier, data: bytes) -> bytes:
     """Signs ``data`` with ``key`` by the signature algorithm ``alg``."""
-    scheme = algorithms.signature_scheme(alg)
-    if isinstance(key, rsa.RSAPrivateKey):
-        assert scheme.digest is not None
-        h = algorithms.hash_algorithm(scheme.digest)
-        if scheme.pss:
-            return key.sign(data, padding.PSS(padding.MGF1(h), scheme.salt_length), h)
-        return key.sign(data, padding.PKCS1v15(), h)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        assert scheme.digest is not None
-        return key.sign(data, ec.ECDSA(algorithms.hash_algorithm(scheme.digest)))
-    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-        return key.sign(data)
-    signer: Any = key  # ML-DSA: pure mode, empty context
-    signature: bytes = signer.sign(data)
-    return signature
+    return protection.sign_data(key, algorithms.signature_scheme(alg), data)
 
 
 def proof_of_possession(
