@@ -216,7 +216,9 @@ class GeneralName:
 
     @classmethod
     def directory_name(cls, name: x509.Name) -> GeneralName:
-        return cls("directoryName", name.public_bytes())
+        from cmp.certinfo import name_der
+
+        return cls("directoryName", name_der(name))
 
     @classmethod
     def from_cryptography(cls, gn: x509.GeneralName) -> GeneralName:

@@ -18,10 +18,10 @@ import hmac
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
-from cmp import algorithms
+from cmp import algorithms, certinfo
 from cmp.algorithms import UnsupportedAlgorithm
 from cmp.asn1 import AlgorithmIdentifier
 
@@ -82,7 +82,7 @@ def cert_hash(cert: x509.Certificate, hash_alg: AlgorithmIdentifier | None = Non
         if hash_alg.parameters not in (None, b"\x05\x00"):
             raise UnsupportedAlgorithm(f"unexpected parameters in hashAlg {hash_alg.algorithm}")
         name = algorithms.digest(hash_alg.algorithm).name
-    return _hash(cert.public_bytes(serialization.Encoding.DER), name)
+    return _hash(certinfo.der(cert), name)
 
 
 def check_cert_hash(

@@ -262,4 +262,4 @@ def _canonical(name: x509.Name) -> list[frozenset[tuple[str, object]]]:
 def same_name(a: x509.Name, b: x509.Name) -> bool:
     """Whether two names match as OpenSSL compares them (case and repeated
     white space in string values do not count)."""
-    return a == b or _canonical(a) == _canonical(b)
+    return a is b or a == b or _canonical(a) == _canonical(b)

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ObjectIdentifier
 
-from cmp import _native
+from cmp import _native, certinfo
 from cmp.asn1 import GeneralName
 from cmp.errors import DecodeError
 
@@ -41,7 +41,12 @@ def _attribute(oid: str, tag: int, value: bytes) -> x509.NameAttribute[str | byt
 
 
 def name_from_der(der: bytes) -> x509.Name:
-    """The ``cryptography`` Name of a DER Name (value string types kept)."""
+    """The ``cryptography`` Name of a DER Name (value string types kept); the
+    same object for the same bytes while :mod:`cmp.certinfo` holds it."""
+    return certinfo.load_name(der, _parse_name)
+
+
+def _parse_name(der: bytes) -> x509.Name:
     try:
         return x509.Name(
             [

@@ -27,11 +27,10 @@ from typing import Any, TypeVar, Union
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from cmp import _mac, algorithms
+from cmp import _mac, algorithms, certinfo
 from cmp.algorithms import (
     DH_BASED_MAC,
     KEM_BASED_MAC,
@@ -51,6 +50,7 @@ from cmp.asn1 import (
     decode,
     encode,
 )
+from cmp.dn import same_name
 from cmp.errors import DecodeError, LimitError, ProtectionError
 from cmp.message import PKIMessage
 from cmp.names import name_from_der
@@ -197,7 +197,7 @@ def _with_protection_alg(
 
 
 def _certs_der(certs: Sequence[x509.Certificate]) -> list[bytes]:
-    return [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    return [certinfo.der(c) for c in certs]
 
 
 def _unique(certs: Sequence[bytes]) -> list[bytes]:
@@ -287,20 +287,6 @@ def protect_pbmac1(
     return unprotected.with_protection(protection, certs)
 
 
-def _subject_key_id(cert: x509.Certificate) -> bytes | None:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
-        return None
-    return ext.value.digest
-
-
-def _spki(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 def sign_data(key: PrivateKeyTypes, scheme: SignatureScheme, data: bytes) -> bytes:
     """Signs ``data`` with ``key`` under ``scheme`` (the counterpart of
     :func:`verify_signature`): protection, POPO, any signed CMP structure."""
@@ -338,10 +324,10 @@ def protect_signature(
     ``extra_certs`` and any the message had, without duplicates. Raises
     :class:`cmp.ProtectionError` when ``key`` does not belong to ``cert``.
     """
-    if _spki(key.public_key()) != _spki(cert.public_key()):
+    if certinfo.key_spki(key) != certinfo.spki(cert):
         raise ProtectionError("the private key does not belong to the signer certificate")
     alg = algorithms.signature_algorithm_for_key(key, digest, pss=pss)
-    unsigned = _with_protection_alg(message, alg, _subject_key_id(cert))
+    unsigned = _with_protection_alg(message, alg, certinfo.subject_key_id(cert))
     signature = sign_data(key, algorithms.signature_scheme(alg), unsigned.protected_part())
     certs = _unique([*_certs_der([cert, *extra_certs]), *message.extra_certs])
     return unsigned.with_protection(signature, certs)
@@ -448,9 +434,7 @@ _UNSUPPORTED_MACS = {
 }
 
 
-def verify_signature(
-    key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, data: bytes
-) -> None:
+def verify_signature(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, data: bytes) -> None:
     """Checks ``sig`` over ``data`` with ``key`` under ``scheme`` (from
     :func:`cmp.algorithms.signature_scheme`), e.g. a POPO signature; raises
     InvalidSignature (or cryptography's UnsupportedAlgorithm, ValueError)."""
@@ -551,19 +535,6 @@ def verify(
 # --- finding the signer ----------------------------------------------------------------
 
 
-def _canonical(name: x509.Name) -> list[frozenset[tuple[str, str | bytes]]]:
-    # Like OpenSSL's X509_NAME_cmp: string values compare case-insensitively
-    # with runs of white space collapsed.
-    def norm(value: str | bytes) -> str | bytes:
-        return " ".join(value.split()).casefold() if isinstance(value, str) else value
-
-    return [frozenset((a.oid.dotted_string, norm(a.value)) for a in rdn) for rdn in name.rdns]
-
-
-def _same_name(a: x509.Name, b: x509.Name) -> bool:
-    return a == b or _canonical(a) == _canonical(b)
-
-
 def signer_candidates(message: PKIMessage) -> list[x509.Certificate]:
     """The extraCerts that may have signed ``message``, in their order.
 
@@ -584,10 +555,10 @@ def signer_candidates(message: PKIMessage) -> list[x509.Certificate]:
     found = []
     for der in message.extra_certs:
         try:
-            cert = x509.load_der_x509_certificate(der)
-            if sender is not None and not _same_name(cert.subject, sender):
+            cert = certinfo.load_der(der)
+            if sender is not None and not same_name(cert.subject, sender):
                 continue
-            if kid is not None and _subject_key_id(cert) != kid:
+            if kid is not None and certinfo.subject_key_id(cert) != kid:
                 continue
         except ValueError:  # not a certificate, or bad extensions
             continue

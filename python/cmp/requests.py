@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
-from cmp import algorithms, protection
+from cmp import algorithms, certinfo, protection
 from cmp.asn1 import (
     AlgorithmIdentifier,
     AttributeTypeAndValue,
@@ -328,13 +328,7 @@ _CRL_REASONS = {
 
 def public_key_der(key: NewKey) -> bytes:
     """DER SubjectPublicKeyInfo of a public key, or of a private key's public part."""
-    public: Any = key
-    if hasattr(public, "private_bytes"):
-        public = public.public_key()
-    der: bytes = public.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return der
+    return certinfo.key_spki(key)
 
 
 def _is_private(key: NewKey | None) -> bool:

@@ -67,7 +67,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import NameOID
 
-from cmp import algorithms, protection
+from cmp import algorithms, certinfo, protection
 from cmp.algorithms import DH_BASED_MAC, PASSWORD_BASED_MAC, PBMAC1, UnsupportedAlgorithm
 from cmp.asn1 import (
     CertId,
@@ -677,7 +677,7 @@ class MockServer:
         senderKID whose key verifies the signature and whose path validates."""
         pool = list(dict.fromkeys([*msg.extra_certs, *txn.untrusted, *self._pool]))
         candidates = protection.signer_candidates(msg.with_protection(msg.protection, pool))
-        untrusted = [x509.load_der_x509_certificate(c) for c in pool]
+        untrusted = [certinfo.load_der(c) for c in pool]
         problems = []
         for cert in candidates:
             try:
@@ -732,7 +732,7 @@ class MockServer:
             )
         ckp = None
         if cert is not None and si.status not in (PKIStatus.rejection, PKIStatus.waiting):
-            ckp = CertifiedKeyPair(CertOrEncCert("certificate", cert.public_bytes(_DER)))
+            ckp = CertifiedKeyPair(CertOrEncCert("certificate", certinfo.der(cert)))
         reply = _REPLY_KIND[kind]
         ex.keep_open = not implicit
         ex.extra_certs, ex.implicit_confirm = chain, implicit

@@ -50,6 +50,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from cmp import certinfo
 from cmp import protection as _protection
 from cmp._mac import PBM_MAX_ITERATIONS
 from cmp.algorithms import PASSWORD_BASED_MAC, PBMAC1
@@ -343,29 +344,16 @@ class TransactionResult:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(_DER)
-
-
-def _spki(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(_DER, _SPKI)
+_der = certinfo.der
+_spki = certinfo.spki
+_self_signed = certinfo.is_self_signed
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:
     try:
-        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except (x509.ExtensionNotFound, ValueError):
+        return certinfo.subject_key_id(cert)
+    except ValueError:
         return None
-
-
-def _self_signed(cert: x509.Certificate) -> bool:
-    if cert.subject != cert.issuer:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
 
 
 def _approximate_chain(
@@ -397,7 +385,7 @@ def _approximate_chain(
 
 def _load_certs(ders: Sequence[bytes], what: str) -> list[x509.Certificate]:
     try:
-        return [x509.load_der_x509_certificate(d) for d in ders]
+        return [certinfo.load_der(d) for d in ders]
     except ValueError as e:
         raise ResponseError(f"unusable certificate in {what}: {e}") from None
 

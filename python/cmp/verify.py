@@ -47,6 +47,8 @@ import asyncio
 import concurrent.futures
 import importlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -58,6 +60,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
+from cmp import certinfo
+from cmp.dn import same_name
 from cmp.errors import CMPError
 
 __all__ = [
@@ -124,6 +128,7 @@ indirect CRLs, and the name checks, which ``openssl cmp`` applies only to
 _DER = Encoding.DER
 _MAX_DEPTH = 255  # cryptography's max_chain_depth is a u8
 _MAX_TIME_CANDIDATES = 64
+_MEMO_SIZE = 256  # validated paths a ChainValidator remembers
 
 # OpenSSL's reason strings (X509_verify_cert_error_string, OpenSSL 3.0).
 UNSPECIFIED = "unspecified certificate verification error"
@@ -291,32 +296,16 @@ def _is_ca(cert: x509.Certificate) -> bool:
     return bool(constraints is not None and constraints.ca)
 
 
-def _fold(value: str | bytes) -> str | bytes:
-    return value if isinstance(value, bytes) else " ".join(value.split()).casefold()
-
-
-def _canonical(name: x509.Name) -> tuple[frozenset[tuple[str, str | bytes]], ...]:
-    """A name as OpenSSL compares names (X509_NAME_cmp on the canonical
-    encoding): string type, letter case and runs of white space do not count."""
-    return tuple(
-        frozenset((attr.oid.dotted_string, _fold(attr.value)) for attr in rdn) for rdn in name.rdns
-    )
-
-
 def _same_bytes(a: x509.Name, b: x509.Name) -> bool:
     """Equal DER, as cryptography's verifier compares names (x509.Name's ``==``
     ignores string types)."""
     return a.public_bytes() == b.public_bytes()
 
 
-def _same_name(a: x509.Name, b: x509.Name) -> bool:
-    return a == b or _canonical(a) == _canonical(b)
-
-
 def _is_self_signed(cert: x509.Certificate) -> bool:
     """Self-issued with matching key identifiers, as OpenSSL decides it
     without checking the signature (that is ``-check_ss_sig``)."""
-    if not _same_name(cert.subject, cert.issuer):
+    if not same_name(cert.subject, cert.issuer):
         return False
     return _key_ids_match(cert, cert)
 
@@ -337,7 +326,7 @@ def _dedupe(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
     seen: set[bytes] = set()
     result = []
     for cert in certs:
-        der = cert.public_bytes(_DER)
+        der = certinfo.der(cert)
         if der not in seen:
             seen.add(der)
             result.append(cert)
@@ -442,20 +431,22 @@ class ChainValidator:
 
     Building it once and calling :meth:`validate` for each certificate
     keeps the trust store and policies; :func:`validate_chain` is the
-    one-shot form. Instances are immutable and may be shared between threads.
+    one-shot form. Instances may be shared between threads: their only
+    state is a bounded memo of the paths they validated (see
+    :meth:`_remembered`).
     """
 
     def __init__(self, trusted: Sequence[x509.Certificate], options: VerifyOptions | None = None):
         self.options = options if options is not None else VerifyOptions()
         self._trusted = _dedupe(trusted)
-        self._trusted_ders = {c.public_bytes(_DER) for c in self._trusted}
+        self._trusted_ders = {certinfo.der(c) for c in self._trusted}
         if self.options.partial_chain:
             self._anchors = list(self._trusted)
             self._trusted_intermediates: list[x509.Certificate] = []
         else:
             self._anchors = [c for c in self._trusted if _is_self_signed(c)]
             self._trusted_intermediates = [c for c in self._trusted if not _is_self_signed(c)]
-        self._anchor_ders = {c.public_bytes(_DER) for c in self._anchors}
+        self._anchor_ders = {certinfo.der(c) for c in self._anchors}
         self._store = verification.Store(self._anchors) if self._anchors else None
         self._ca_policy, self._ee_policy = _extension_policies(self.options.ignore_critical)
         self._handled = _handled_critical_types(self.options.ignore_critical)
@@ -463,6 +454,10 @@ class ChainValidator:
         if depth is None or depth < 0:
             depth = DEFAULT_VERIFY_DEPTH
         self._depth = min(depth, _MAX_DEPTH)
+        self._memo: OrderedDict[
+            tuple[bytes, ...], tuple[list[x509.Certificate], datetime, datetime]
+        ] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def validate(
         self, cert: x509.Certificate, untrusted: Sequence[x509.Certificate] = ()
@@ -479,13 +474,48 @@ class ChainValidator:
             moment=_utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc),
             lenient_time=opts.no_check_time and opts.attime is None,
         )
-        if cert.public_bytes(_DER) in self._anchor_ders:
+        if certinfo.der(cert) in self._anchor_ders:
             chain = self._directly_trusted(job)
-        else:
+        elif job.lenient_time:
             chain = self._build(job)
             self._check_shape(job, chain)
+        else:
+            key = (certinfo.der(cert), *map(certinfo.der, job.pool))
+            remembered = self._remembered(key, job.moment)
+            if remembered is None:
+                chain = self._build(job)
+                self._check_shape(job, chain)
+                self._remember(key, chain)
+            else:
+                chain = remembered
         self._post_checks(chain, job)
         return chain
+
+    # memo -------------------------------------------------------------------------
+
+    def _remembered(
+        self, key: tuple[bytes, ...], moment: datetime
+    ) -> list[x509.Certificate] | None:
+        """The path built before for the same certificate and pool, if ``moment``
+        lies in every one of its certificates' validity periods: the path's
+        signatures and extensions have not changed, so building it again would
+        only repeat the same checks (a client sees the same server signer in
+        every response). Revocation and purpose checks are not remembered."""
+        with self._memo_lock:
+            entry = self._memo.get(key)
+            if entry is None:
+                return None
+            self._memo.move_to_end(key)
+        chain, not_before, not_after = entry
+        return list(chain) if not_before <= moment <= not_after else None
+
+    def _remember(self, key: tuple[bytes, ...], chain: list[x509.Certificate]) -> None:
+        not_before = max(c.not_valid_before_utc for c in chain)
+        not_after = min(c.not_valid_after_utc for c in chain)
+        with self._memo_lock:
+            self._memo[key] = (list(chain), not_before, not_after)
+            if len(self._memo) > _MEMO_SIZE:
+                self._memo.popitem(last=False)
 
     # path building -------------------------------------------------------------
 
@@ -549,7 +579,7 @@ class ChainValidator:
             return None
 
         def load(cert: x509.Certificate) -> Any:
-            return asn1_x509.Certificate.load(cert.public_bytes(_DER))
+            return asn1_x509.Certificate.load(certinfo.der(cert))
 
         context = certvalidator.ValidationContext(
             trust_roots=[load(c) for c in self._anchors],
@@ -589,8 +619,8 @@ class ChainValidator:
         trusted name and key for the trusted one), and a self-signed
         certificate ends chain building."""
         if (
-            chain[0].public_bytes(_DER) != job.cert.public_bytes(_DER)
-            or chain[-1].public_bytes(_DER) not in self._anchor_ders
+            certinfo.der(chain[0]) != certinfo.der(job.cert)
+            or certinfo.der(chain[-1]) not in self._anchor_ders
         ):
             raise self._no_path(job)
         for depth, cert in enumerate(chain[:-1]):
@@ -620,7 +650,7 @@ class ChainValidator:
 
     def _from_store(self, cert: x509.Certificate) -> bool:
         """Whether OpenSSL's chain building would take ``cert`` from the trust store."""
-        return cert.public_bytes(_DER) in self._trusted_ders
+        return certinfo.der(cert) in self._trusted_ders
 
     def _diagnostic_path(self, job: _Job) -> list[x509.Certificate]:
         """The path OpenSSL tries: issuers by name and key identifier, trusted
@@ -628,25 +658,25 @@ class ChainValidator:
         valid before expired. It only says where a failure lies; it never
         accepts a certificate."""
         path = [job.cert]
-        seen = {job.cert.public_bytes(_DER)}
+        seen = {certinfo.der(job.cert)}
         trusted_only = False
         while len(path) <= self._depth + 2:
             current = path[-1]
-            if current.public_bytes(_DER) in self._anchor_ders or _is_self_signed(current):
+            if certinfo.der(current) in self._anchor_ders or _is_self_signed(current):
                 break
             pool = [] if trusted_only else job.pool
             issuers = [
                 c
                 for c in [*self._trusted, *pool]
-                if _same_name(c.subject, current.issuer)
+                if same_name(c.subject, current.issuer)
                 and _key_ids_match(current, c)
-                and c.public_bytes(_DER) not in seen
+                and certinfo.der(c) not in seen
             ]
             if not issuers:
                 break
             issuers.sort(key=lambda c: not _in_window(c, job.moment))
             path.append(issuers[0])
-            seen.add(issuers[0].public_bytes(_DER))
+            seen.add(certinfo.der(issuers[0]))
             trusted_only = trusted_only or self._from_store(issuers[0])
         return path
 
@@ -655,7 +685,7 @@ class ChainValidator:
         path = self._diagnostic_path(job)
         top = path[-1]
         depth = len(path) - 1
-        if top.public_bytes(_DER) in self._anchor_ders:
+        if certinfo.der(top) in self._anchor_ders:
             # A path exists by names, yet the library found none: a bad signature?
             for at in range(depth - 1, -1, -1):
                 if _signature_fails(path, at, None):
@@ -683,7 +713,7 @@ class ChainValidator:
         issuers = [*self._trusted, *job.pool]
         for cert in [job.cert, *job.pool]:
             for issuer in issuers:
-                if _same_name(cert.issuer, issuer.subject) and not _same_bytes(
+                if same_name(cert.issuer, issuer.subject) and not _same_bytes(
                     cert.issuer, issuer.subject
                 ):
                     return cert
@@ -691,7 +721,7 @@ class ChainValidator:
 
     def _locate_time(self, job: _Job) -> VerificationError:
         path = self._diagnostic_path(job)
-        if path[-1].public_bytes(_DER) not in self._anchor_ders:
+        if certinfo.der(path[-1]) not in self._anchor_ders:
             # OpenSSL builds the chain before it checks times: no issuer comes first.
             return self._no_path(job)
         for depth in range(len(path) - 1, -1, -1):
@@ -702,7 +732,7 @@ class ChainValidator:
     def _translate(self, message: str, job: _Job) -> VerificationError:
         """A VerificationError with OpenSSL's reason for the library's message."""
         path = self._diagnostic_path(job)
-        if path[-1].public_bytes(_DER) not in self._anchor_ders:
+        if certinfo.der(path[-1]) not in self._anchor_ders:
             # OpenSSL builds the chain before it checks anything else.
             return self._no_path(job)
         if _is_time_message(message):
@@ -1095,7 +1125,7 @@ def _check_one_revocation(
         issuer: x509.Certificate | None = chain[depth + 1]
     else:
         issuer = cert if _is_self_signed(cert) else None
-    candidates = [c for c in crls if _same_name(c.issuer, cert.issuer) and _crl_applies(c, cert)]
+    candidates = [c for c in crls if same_name(c.issuer, cert.issuer) and _crl_applies(c, cert)]
     if not candidates:
         raise VerificationError(NO_CRL, depth=depth, cert=cert)
     if issuer is None:

@@ -1,0 +1,169 @@
+"""Facts computed once per certificate (cmp.certinfo) and the path memo of
+cmp.verify.ChainValidator: the same answers as computing afresh, bounded, and
+never a path outside the validity periods it was built for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from test_verify import DAY, NOW, Pki, issue, name
+
+from cmp import certinfo
+from cmp.names import name_from_der
+from cmp.verify import ChainValidator, VerificationError, VerifyOptions
+
+DER = serialization.Encoding.DER
+SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    return Pki("ec")
+
+
+def test_der_is_the_certificates_encoding(pki: Pki) -> None:
+    assert certinfo.der(pki.leaf) == pki.leaf.public_bytes(DER)
+    assert certinfo.der(pki.leaf) is certinfo.der(pki.leaf)
+
+
+def test_load_der_gives_the_same_object_for_the_same_bytes(pki: Pki) -> None:
+    data = pki.inter.public_bytes(DER)
+    first = certinfo.load_der(data)
+    assert certinfo.load_der(bytes(bytearray(data))) is first
+    assert first == pki.inter
+
+
+def test_load_der_refuses_what_is_no_certificate() -> None:
+    with pytest.raises(ValueError):
+        certinfo.load_der(b"\x30\x03\x02\x01\x01")
+
+
+def test_key_spki_of_private_and_public_key_agree(pki: Pki) -> None:
+    expected = pki.leaf_key.public_key().public_bytes(DER, SPKI)
+    assert certinfo.key_spki(pki.leaf_key) == expected
+    assert certinfo.key_spki(pki.leaf_key.public_key()) == expected
+    assert certinfo.spki(pki.leaf) == expected
+
+
+def test_subject_key_id_and_its_absence(pki: Pki) -> None:
+    ski = pki.leaf.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    assert certinfo.subject_key_id(pki.leaf) == ski
+    key = ec.generate_private_key(ec.SECP256R1())
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(name("bare"))
+        .issuer_name(name("bare"))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + DAY)
+        .sign(key, hashes.SHA256())
+    )
+    assert certinfo.subject_key_id(bare) is None
+
+
+def test_is_self_signed_checks_the_signature(pki: Pki) -> None:
+    assert certinfo.is_self_signed(pki.root)
+    assert not certinfo.is_self_signed(pki.inter)
+    other = ec.generate_private_key(ec.SECP256R1())
+    forged = issue(name("Root"), pki.root_key, signing_key=other)  # same name, wrong signature
+    assert not certinfo.is_self_signed(forged)
+
+
+def test_name_from_der_is_shared_and_keeps_its_encoding(pki: Pki) -> None:
+    data = pki.leaf.subject.public_bytes()
+    parsed = name_from_der(data)
+    assert name_from_der(bytes(bytearray(data))) is parsed
+    assert certinfo.name_der(parsed) == data
+
+
+def test_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> None:
+    monkeypatch.setattr(certinfo, "MAX_CACHED", 8)
+    key = ec.generate_private_key(ec.SECP256R1())
+    for i in range(40):
+        cert = issue(name(f"n{i}"), key)
+        certinfo.load_der(cert.public_bytes(DER))
+        certinfo.der(cert)
+    assert len(certinfo._facts) <= 8
+    assert len(certinfo._parsed) <= 8
+    assert certinfo.der(pki.leaf) == pki.leaf.public_bytes(DER)  # evicted entries recomputed
+
+
+def _count_builds(validator: ChainValidator, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    builds: list[Any] = []
+    real = validator._build
+
+    def counting(job: Any) -> list[x509.Certificate]:
+        builds.append(job)
+        return real(job)
+
+    monkeypatch.setattr(validator, "_build", counting)
+    return builds
+
+
+def test_path_is_built_once_for_the_same_certificate_and_pool(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validator = ChainValidator([pki.root])
+    builds = _count_builds(validator, monkeypatch)
+    first = validator.validate(pki.leaf, [pki.inter])
+    second = validator.validate(pki.leaf, [pki.inter])
+    assert first == second == [pki.leaf, pki.inter, pki.root]
+    assert len(builds) == 1
+    second.clear()  # the caller's copy; the memo keeps its own
+    assert validator.validate(pki.leaf, [pki.inter]) == first
+
+
+def test_memo_is_per_pool(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = ChainValidator([pki.root])
+    validator.validate(pki.leaf, [pki.inter])
+    with pytest.raises(VerificationError):
+        validator.validate(pki.leaf, [])  # no intermediate this time: no path
+
+
+def test_remembered_path_is_not_used_outside_its_validity(pki: Pki) -> None:
+    leaf = pki.issue_leaf(not_after=NOW + 2 * DAY)
+    options = VerifyOptions()
+    validator = ChainValidator([pki.root], options)
+    validator.validate(leaf, [pki.inter])
+    options.attime = NOW + 3 * DAY  # after the leaf expired
+    with pytest.raises(VerificationError, match="expired"):
+        validator.validate(leaf, [pki.inter])
+    options.attime = NOW - 5 * DAY  # before the leaf was valid
+    with pytest.raises(VerificationError):
+        validator.validate(leaf, [pki.inter])
+
+
+def test_failures_are_not_remembered(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    options = VerifyOptions(attime=NOW + 40 * DAY)  # leaf expired
+    validator = ChainValidator([pki.root], options)
+    with pytest.raises(VerificationError):
+        validator.validate(pki.leaf, [pki.inter])
+    options.attime = None
+    assert validator.validate(pki.leaf, [pki.inter])[0] == pki.leaf
+
+
+def test_memo_is_bounded(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cmp.verify as verify
+
+    monkeypatch.setattr(verify, "_MEMO_SIZE", 3)
+    validator = ChainValidator([pki.root])
+    for i in range(6):
+        leaf = pki.issue_leaf(not_after=NOW + (10 + i) * DAY)
+        validator.validate(leaf, [pki.inter])
+    assert len(validator._memo) == 3
+
+
+def test_checks_after_the_path_still_run_on_a_remembered_path(pki: Pki) -> None:
+    revoked_leaf = pki.issue_leaf()
+    options = VerifyOptions()
+    validator = ChainValidator([pki.root], options)
+    validator.validate(revoked_leaf, [pki.inter])
+    options.crls = [pki.crl(pki.inter, pki.inter_key, (revoked_leaf,))]
+    options.crl_check = True
+    with pytest.raises(VerificationError, match="revoked"):
+        validator.validate(revoked_leaf, [pki.inter])
