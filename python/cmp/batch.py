@@ -136,15 +136,25 @@ class BatchStats:
 
     def record(self, item: BatchItem) -> None:
         """Account for one finished item."""
+        self.record_outcome(item.error, item.latency)
+
+    def record_outcome(
+        self, error: BaseException | None = None, latency: float | None = None
+    ) -> None:
+        """Account for one outcome that is not a :class:`BatchItem`: a
+        transaction run some other way (``latency`` its seconds), or a
+        request that failed before it could be sent (no ``latency``: it
+        counts, but not in the percentiles)."""
         self._last = self._clock()
         self.count += 1
-        if item.error is None:
+        if error is None:
             self.ok += 1
         else:
             self.failed += 1
-            name = type(item.error).__name__
+            name = type(error).__name__
             self.errors[name] = self.errors.get(name, 0) + 1
-        self.add_latency(item.latency)
+        if latency is not None:
+            self.add_latency(latency)
 
     def add_latency(self, seconds: float) -> None:
         """Add one latency sample (``record`` does this for items)."""

@@ -2,10 +2,12 @@
 files, in front of cmpkit's client and mock server.
 
 Arguments are parsed as OpenSSL's ``opt_next()`` parses them, driven by
-:data:`cmp.options.OPTIONS`: single-dash long options (``--name`` works too),
-``-name=value``, ``-h`` for ``-help``, numbers in C syntax, and the first
-argument not starting with ``-`` ends the options (and is an error). Click is
-the entry point; it hands the raw arguments over untouched.
+:data:`cmp.options.OPTIONS` (and cmpkit's own :data:`cmp.options.EXTENSIONS`,
+which ``-help`` lists under a heading of their own): single-dash long options
+(``--name`` works too), ``-name=value``, ``-h`` for ``-help``, numbers in C
+syntax, and the first argument not starting with ``-`` ends the options (and
+is an error). Click is the entry point; it hands the raw arguments over
+untouched.
 
 Order of work, as in apps/cmp.c: parse the command line (``-help`` stops
 there), read the config file (``-config``, else ``$OPENSSL_CONF``) and the
@@ -27,6 +29,8 @@ import click
 
 from cmp.config import ConfigError, ConfigFile, load_config, merge_options
 from cmp.options import (
+    EXTENSION_GROUP,
+    EXTENSIONS,
     GROUPS,
     OPTIONS,
     ArgKind,
@@ -141,7 +145,7 @@ def parse_command_line(argv: Sequence[str]) -> ParsedArgs:
             name, value = name.split("=", 1)
         if name == "h":
             name = "help"
-        spec = OPTIONS.get(name)
+        spec = OPTIONS.get(name) or EXTENSIONS.get(name)
         if spec is None:
             raise OptionError(f"Unknown option: -{name}")
         if spec.kind is ArgKind.FLAG:
@@ -170,8 +174,12 @@ def _option_head(spec: OptionSpec) -> str:
     return f" -{spec.name}" + (f" {spec.metavar}" if spec.takes_value else "")
 
 
-def format_help(prog: str = PROG) -> str:
-    """The option summary, laid out as ``openssl cmp -help`` lays it out."""
+def format_help(prog: str = PROG, *, extensions: bool | None = None) -> str:
+    """The option summary, laid out as ``openssl cmp -help`` lays it out;
+    then, with ``extensions`` (default: unless ``prog`` is OpenSSL's
+    ``cmp``), cmpkit's own options under a heading of their own."""
+    if extensions is None:
+        extensions = prog != "cmp"
     width = 0
     for spec in OPTIONS.values():
         size = len(_option_head(spec))
@@ -181,16 +189,23 @@ def format_help(prog: str = PROG) -> str:
     for group in GROUPS:
         if group:
             lines += ["", f"{group} options:"]
-        for spec in OPTIONS.values():
-            if spec.group != group:
-                continue
-            head = _option_head(spec)
-            if len(head) >= _MAX_HELP_WIDTH or len(head) > width:
-                lines.append(head)
-                head = ""
-            lines.append(f"{head:<{width}}  {spec.help[0]}")
-            lines += [f"{'':<{width}}  {more}" for more in spec.help[1:]]
+        lines += _help_lines([s for s in OPTIONS.values() if s.group == group], width)
+    if extensions:
+        lines += ["", f"{EXTENSION_GROUP}s (options not in openssl cmp):"]
+        lines += _help_lines(list(EXTENSIONS.values()), width)
     return "\n".join(lines) + "\n"
+
+
+def _help_lines(specs: Sequence[OptionSpec], width: int) -> list[str]:
+    lines: list[str] = []
+    for spec in specs:
+        head = _option_head(spec)
+        if len(head) >= _MAX_HELP_WIDTH or len(head) > width:
+            lines.append(head)
+            head = ""
+        lines.append(f"{head:<{width}}  {spec.help[0]}")
+        lines += [f"{'':<{width}}  {more}" for more in spec.help[1:]]
+    return lines
 
 
 # -- config and merging -----------------------------------------------------
@@ -217,7 +232,12 @@ def build_options(
     config: ConfigFile | None = None
     if path and (explicit is not None or os.path.exists(path)):
         config = load_config(path, environ=environ)
-    options = merge_options(config, sections, parsed.values, warn=log.warn)
+    # OpenSSL's options merge with the config file; cmpkit's own come from
+    # the command line only.
+    given = {name: value for name, value in parsed.values.items() if name in OPTIONS}
+    options = merge_options(config, sections, given, warn=log.warn)
+    for name, spec in EXTENSIONS.items():
+        options[name] = parsed.values.get(name, spec.default)
     if explicit is not None and config is None:
         options["config"] = explicit
     verbosity = options["verbosity"]
@@ -323,6 +343,10 @@ def check_options(options: dict[str, OptionValue], log: Log | None = None) -> No
             if isinstance(value, int):
                 check_int_range(OPTIONS[name], value)
     if options["port"] is not None:
+        for name in ("batch_file", "concurrency"):
+            if options.get(name) is not None:
+                log.warn(f"ignoring -{name} since -port is given")
+                options[name] = None
         return  # acting as mock server: no client options needed
     if options["tls_used"] and (options["use_mock_srv"] or options["server"] is None):
         log.warn("ignoring -tls_used option since -use_mock_srv is given or -server is not given")
@@ -345,6 +369,45 @@ def check_options(options: dict[str, OptionValue], log: Log | None = None) -> No
     geninfo = options["geninfo"]
     if isinstance(geninfo, str):
         _check_geninfo(geninfo)
+    _check_extensions(options, log)
+
+
+_ENROLL_COMMANDS = ("ir", "cr", "kur", "p10cr")
+_MESSAGE_FILES = ("reqin", "reqout", "rspin", "rspout")
+
+
+def _check_extensions(options: dict[str, OptionValue], log: Log) -> None:
+    """cmpkit's ``-batch_file`` and ``-concurrency`` against the rest: many
+    transactions at once run over the network (or the in-process mock
+    server), for enrollments only."""
+    batch_file = options.get("batch_file")
+    concurrency = options.get("concurrency")
+    repeat = options["repeat"]
+    command = options["cmd"]
+    many = isinstance(repeat, int) and repeat > 1
+    if batch_file is not None:
+        if command not in ("ir", "cr"):
+            raise OptionError(f"-batch_file works with -cmd ir and cr, not '{command}'")
+        if many:
+            raise OptionError("-batch_file cannot be combined with -repeat")
+        if options["subject"] is not None:
+            log.warn("ignoring -subject since -batch_file gives the subject of each enrollment")
+            options["subject"] = None
+        together = "-batch_file"
+    elif isinstance(concurrency, int) and concurrency > 1 and many:
+        if command not in _ENROLL_COMMANDS:
+            raise OptionError(
+                "-repeat with -concurrency above 1 works with the enrollment commands"
+                f" ir, cr, kur and p10cr, not '{command}'"
+            )
+        together = "-repeat with -concurrency above 1"
+    else:
+        if concurrency is not None and not many:
+            log.warn("ignoring -concurrency since neither -batch_file nor -repeat is given")
+        return
+    for name in _MESSAGE_FILES:
+        if options[name] is not None:
+            raise OptionError(f"-{name} cannot be used with {together}")
 
 
 # -- running -----------------------------------------------------------------

@@ -9,6 +9,16 @@ runs the transaction ``-repeat`` times with :class:`cmp.Client` and writes
 what came back (``-certout``, ``-chainout``, ``-extracertsout``,
 ``-cacertsout``) or prints it (genm). ``-port`` serves the mock CA instead.
 
+cmpkit's own options for many transactions (see :mod:`cmp.cli_batch`):
+``-batch_file`` enrolls one subject a line, ``-concurrency`` above 1 runs
+``-repeat``'s transactions side by side; both through :mod:`cmp.batch` with
+an :class:`~cmp.client.AsyncClient`. A failed item is one error line at the
+end and does not stop the others; each item's files are written together as
+they come; the exit status is 1 if any item failed. ``-stats`` (always on for
+these) prints throughput and latency percentiles, ``-progress`` (on by itself
+on a terminal) a progress bar on stderr. Plain ``-repeat`` stays OpenSSL's:
+one transaction after the other, stopping at the first failure.
+
 One addition to OpenSSL: ``-use_mock_srv`` given none of the mock server's
 credentials runs a freshly generated mock CA that issues what is asked, with
 a secret it shares with the client, and ``-newkey`` may then name a file
@@ -30,12 +40,15 @@ unexpected error.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
+import queue
 import sys
 import tempfile
+import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -46,7 +59,17 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 from cmp import algorithms
 from cmp.asn1 import PKIStatus
-from cmp.client import Client
+from cmp.batch import BatchItem, BatchStats, enroll_many_sync
+from cmp.cli_batch import (
+    BatchDefaults,
+    BatchLine,
+    ProgressBar,
+    has_placeholder,
+    plural,
+    read_batch_file,
+    stats_report,
+)
+from cmp.client import AsyncClient, Client
 from cmp.config import ConfigFile, load_config
 from cmp.credentials import (
     CredentialError,
@@ -75,6 +98,8 @@ from cmp.requests import (
 )
 from cmp.transaction import TransactionConfig, TransactionResult, protect_request
 from cmp.transport import (
+    AsyncBaseTransport,
+    AsyncHTTPTransport,
     BaseTransport,
     Exchange,
     FileTransport,
@@ -117,13 +142,21 @@ class RunLog:
         self.verbosity = verbosity
         self._out = out
         self._err = err
+        self.before_write: Callable[[], None] | None = None
+        """Called before each message (a progress bar clears its line)."""
 
     def _write(self, level: int, label: str, message: str, to_err: bool) -> None:
         if level > self.verbosity:
             return
+        if self.before_write is not None:
+            self.before_write()
         stream = (self._err or sys.stderr) if to_err else (self._out or sys.stdout)
         stream.write(f"CMP {label}: {message}\n")
         stream.flush()
+
+    @property
+    def err(self) -> TextIO:
+        return self._err or sys.stderr
 
     def error(self, message: str) -> None:
         # Shown at every verbosity: a failing command always says why.
@@ -137,6 +170,10 @@ class RunLog:
 
     def debug(self, message: str) -> None:
         self._write(LOG_DEBUG, "debug", message, False)
+
+    def stats(self, message: str) -> None:
+        # Asked for (-stats, -batch_file, ...): shown at every verbosity.
+        self._write(self.verbosity, "stats", message, False)
 
 
 # --- entry ----------------------------------------------------------------------------------
@@ -185,7 +222,7 @@ class _Demo:
     its own: its certificate and the secret it shares with the client."""
 
     ca: x509.Certificate
-    secret: bytes
+    secret: bytes = field(repr=False)  # never in a repr
 
 
 _MOCK_CREDENTIALS = ("srv_cert", "srv_key", "srv_secret", "srv_ref", "rsp_cert")
@@ -220,6 +257,14 @@ class _Context:
     @property
     def batch(self) -> bool:
         return self.flag("batch")
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether the transactions run as a batch (cmpkit's -batch_file, or
+        -repeat with -concurrency above 1) rather than one after the other."""
+        if self.text("batch_file") is not None:
+            return True
+        return self.count("repeat", 1) > 1 and self.count("concurrency", 1) > 1
 
     @property
     def keyform(self) -> str | None:
@@ -402,7 +447,7 @@ def _mock_server(ctx: _Context) -> MockServer:
     """The mock server of the options; its log (and warnings) at -verbosity."""
     from cmp.server import MockServer, MockServerConfigError
 
-    _log_server(ctx.log)
+    _log_server(ctx.log, quiet=ctx.concurrent)
     try:
         return MockServer(_mock_server_config(ctx))
     except MockServerConfigError as exc:
@@ -421,8 +466,9 @@ def _serve(ctx: _Context) -> int:
     return serve(server, "::", port)
 
 
-def _log_server(log: RunLog) -> None:
-    """The mock server's log (logger ``cmp``) on stderr at ``-verbosity``."""
+def _log_server(log: RunLog, *, quiet: bool = False) -> None:
+    """The mock server's log (logger ``cmp``) on stderr at ``-verbosity``;
+    ``quiet`` (many transactions at once) keeps its information for DEBUG."""
     import logging
 
     levels = {
@@ -454,7 +500,7 @@ def _log_server(log: RunLog) -> None:
     logger.propagate = False
     if log.verbosity >= LOG_DEBUG:
         logger.setLevel(logging.DEBUG)
-    elif log.verbosity >= LOG_INFO:
+    elif log.verbosity >= LOG_INFO and not quiet:
         logger.setLevel(logging.INFO)
     elif log.verbosity >= LOG_WARNING:
         logger.setLevel(logging.WARNING)
@@ -466,33 +512,61 @@ def _log_server(log: RunLog) -> None:
 
 
 def _client(ctx: _Context) -> int:
+    lines = _batch_lines(ctx)  # checked before anything is loaded or sent
     plan = _Plan.build(ctx)
+    if lines is not None:
+        return _run_batch_file(ctx, plan, lines)
+    if ctx.concurrent:
+        return _run_concurrent_repeat(ctx, plan)
+    return _run_repeat(ctx, plan)
+
+
+def _run_repeat(ctx: _Context, plan: _Plan) -> int:
+    """OpenSSL's ``-repeat``: the transaction again and again, each writing
+    its files, stopping at the first failure (with cmpkit's ``-stats`` and
+    ``-progress`` if asked for)."""
     repeat = ctx.count("repeat", 1)
-    with Client(
-        transport=plan.transport, config=plan.config, msg_timeout=plan.msg_timeout
-    ) as client:
-        for _ in range(repeat):
-            result = client.run(plan.request())
-            _report(ctx, plan.cmd, result)
+    stats = BatchStats()
+    bar = _progress_bar(ctx, repeat, automatic=False)
+    clock = time.perf_counter
+    try:
+        with Client(
+            transport=plan.transport, config=plan.config, msg_timeout=plan.msg_timeout
+        ) as client:
+            for _ in range(repeat):
+                begin = clock()
+                try:
+                    result = client.run(plan.request())
+                    _report(ctx, plan.cmd, result)
+                except Exception as exc:
+                    stats.record_outcome(exc, clock() - begin)
+                    raise
+                stats.record_outcome(None, clock() - begin)
+                if bar is not None:
+                    bar.update(stats.count, stats.failed, stats.elapsed)
+    finally:
+        _finish(ctx, bar, stats, "transactions", show_stats=ctx.flag("stats"))
     return 0
 
 
 @dataclass
 class _Plan:
-    """Everything a client run needs, built from the options."""
+    """Everything a client run needs, built from the options: the transport
+    (for many transactions at once also a maker of asynchronous ones)."""
 
     cmd: str
     transport: BaseTransport
     config: TransactionConfig
     msg_timeout: float | None
     request: Callable[[], Request]
+    make_async: Callable[[], AsyncBaseTransport] | None = None
 
     @classmethod
     def build(cls, ctx: _Context) -> _Plan:
         cmd = ctx.text("cmd") or ""
         infotype = _infotype(ctx)
         _warn_unsupported_verify_options(ctx)
-        transport, server_name = _transport(ctx)
+        transport, make_async, server_name = _transport(ctx)
         if server_name is not None:
             only = " only if -rspin argument gives too few filenames" if ctx.text("rspin") else ""
             ctx.log.info(f"will contact {server_name}{only}")
@@ -504,7 +578,18 @@ class _Plan:
         transport = _files(ctx, transport, config)
         if transport is None:
             raise RunError("missing -server or -use_mock_srv option, or too few -rspin files")
-        return cls(cmd, _LoggedTransport(transport, ctx.log), config, msg_timeout, request)
+        logged = _LoggedTransport(transport, ctx.log)
+        if not ctx.concurrent or make_async is None:
+            return cls(cmd, logged, config, msg_timeout, request)
+        maker = make_async  # each message at DEBUG: side by side, INFO would be a jumble
+        return cls(
+            cmd,
+            logged,
+            config,
+            msg_timeout,
+            request,
+            lambda: _AsyncLoggedTransport(maker(), ctx.log),
+        )
 
 
 def _infotype(ctx: _Context) -> str | None:
@@ -519,14 +604,17 @@ def _infotype(ctx: _Context) -> str | None:
     return bare
 
 
-def _transport(ctx: _Context) -> tuple[BaseTransport | None, str | None]:
+def _transport(
+    ctx: _Context,
+) -> tuple[BaseTransport | None, Callable[[], AsyncBaseTransport] | None, str | None]:
     """The network (or in-process) transport; None when only files are used.
-    Also the URL to announce."""
+    Also a maker of its asynchronous form, and the URL to announce."""
     if ctx.flag("use_mock_srv"):
-        return InProcessTransport(_mock_server(ctx).handle), "mock server"
+        in_process = InProcessTransport(_mock_server(ctx).handle)
+        return in_process, lambda: in_process, "mock server"
     server = ctx.text("server")
     if server is None:
-        return None, None
+        return None, None, None
     tls_used = ctx.flag("tls_used")
     try:
         address = parse_server(server, tls=tls_used, path=ctx.text("path"))
@@ -540,19 +628,20 @@ def _transport(ctx: _Context) -> tuple[BaseTransport | None, str | None]:
     except ValueError as exc:
         raise RunError(f"cannot parse -proxy URL: {exc}") from None
     tls = _tls(ctx) if tls_used else None
+    settings: dict[str, Any] = dict(
+        path=ctx.text("path"),
+        tls=tls,
+        proxy=proxy,
+        no_proxy=no_proxy,
+        keep_alive=ctx.count("keep_alive", 1),
+    )
     try:
-        transport = HTTPTransport(
-            server,
-            path=ctx.text("path"),
-            tls=tls,
-            proxy=proxy,
-            no_proxy=no_proxy,
-            keep_alive=ctx.count("keep_alive", 1),
-        )
+        transport = HTTPTransport(server, **settings)
     except ValueError as exc:
         raise RunError(_one_line(exc)) from None
     shown = address.url + ("" if via is None else f" via {via[0]}:{via[1]}")
-    return transport, shown
+    # -concurrency bounds the connections in use.
+    return transport, lambda: AsyncHTTPTransport(server, max_connections=None, **settings), shown
 
 
 def _tls(ctx: _Context) -> TLSConfig:
@@ -625,7 +714,7 @@ def _timeouts(ctx: _Context) -> tuple[float | None, float]:
 
 @dataclass
 class _Protection:
-    secret: bytes | None
+    secret: bytes | None = field(repr=False)  # never in a repr
     ref: bytes | None
     cert: x509.Certificate | None
     key: PrivateKeyTypes | None
@@ -646,7 +735,9 @@ def _protection(ctx: _Context) -> _Protection:
         ref = _DEMO_REF
     if not unprotected and secret_opt is None and key_opt is None and not demo:
         raise RunError("must give -key or -secret unless -unprotected_requests is used")
-    if ref is None and cert_opt is None and ctx.text("subject") is None:
+    # A -batch_file gives each request its subject, which is then the sender.
+    has_subject = ctx.text("subject") is not None or ctx.text("batch_file") is not None
+    if ref is None and cert_opt is None and not has_subject:
         raise RunError("must give -ref if no -cert and no -subject given")
     if secret_opt is None and (cert_opt is None) != (key_opt is None):
         raise RunError("must give both -cert and -key options or neither")
@@ -736,15 +827,18 @@ def _request(
     ``-repeat`` gets a fresh one."""
     log = ctx.log
     enroll = cmd in _ENROLL
+    # With -batch_file the lines give subjects, keys and output files.
+    lines = ctx.text("batch_file") is not None
     ref_or_cert = ctx.text("ref") is not None or prot.cert is not None
     subject = issuer = None
-    if ctx.text("subject") is None and cmd not in ("rr", "genm"):
+    if ctx.text("subject") is None and cmd not in ("rr", "genm") and not lines:
         if not any(ctx.text(n) for n in ("csr", "oldcert", "cert")):
             log.warn("no -subject given; no -csr or -oldcert or -cert available for fallback")
     if enroll:
-        if ctx.text("newkey") is None and prot.key is None and ctx.text("csr") is None:
+        newkey = ctx.text("newkey")
+        if newkey is None and prot.key is None and ctx.text("csr") is None and not lines:
             raise RunError("missing -newkey (or -key) to be certified and no -csr given")
-        if ctx.text("certout") is None:
+        if ctx.text("certout") is None and not lines:
             raise RunError("-certout not given, nowhere to save newly enrolled certificate")
         subject = ctx.name("subject", "subject")
         issuer = ctx.name("issuer", "issuer")
@@ -776,7 +870,7 @@ def _request(
             "missing -recipient, -srvcert, -issuer, -oldcert or -cert;"
             ' recipient will be set to "NULL-DN"'
         )
-    new_key = _new_key(ctx, cmd)
+    new_key = None if lines and has_placeholder(ctx.text("newkey")) else _new_key(ctx, cmd)
     csr = None
     if ctx.text("csr") is not None:
         if cmd == "genm":
@@ -892,14 +986,8 @@ def _generate_key(ctx: _Context, path: str) -> PrivateKeyTypes:
     """With the generated mock CA: a new EC P-256 key for ``-newkey`` naming
     a file that does not exist yet, saved there (PKCS#8 PEM, encrypted with
     ``-newkeypass`` when given, readable by the owner only)."""
-    key = ec.generate_private_key(ec.SECP256R1())
     source = ctx.passphrase("newkeypass", "new private key")
-    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
-    if source.given:
-        encryption = serialization.BestAvailableEncryption(source.get())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
+    key, pem = _new_ec_key(source.get() if source.given else None)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -908,6 +996,18 @@ def _generate_key(ctx: _Context, path: str) -> PrivateKeyTypes:
         raise RunError(f"cannot save the new key to '{path}': {exc.strerror or exc}") from None
     ctx.log.info(f"generated a new EC P-256 key for the mock CA to certify, saved to '{path}'")
     return key
+
+
+def _new_ec_key(password: bytes | None) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A new EC P-256 key and its PKCS#8 PEM (encrypted with ``password``)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    if password is not None:
+        encryption = serialization.BestAvailableEncryption(password)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    return key, pem
 
 
 def _reqexts(
@@ -1035,11 +1135,305 @@ class _LoggedSession(BaseTransport):
         self._session.close()
 
 
+class _AsyncLoggedTransport(AsyncBaseTransport):
+    """The asynchronous transport of many transactions at once; says what is
+    sent and received at DEBUG (side by side, at INFO it would be a jumble)."""
+
+    def __init__(self, inner: AsyncBaseTransport, log: RunLog) -> None:
+        self._inner = inner
+        self._log = log
+
+    async def aexchange(self, request: bytes, timeout: float | None = None) -> bytes:
+        return (await self.atransfer(request, timeout)).response
+
+    async def atransfer(self, request: bytes, timeout: float | None = None) -> Exchange:
+        async with self.asession() as session:
+            return await session.atransfer(request, timeout)
+
+    def asession(self) -> AsyncBaseTransport:
+        return _AsyncLoggedSession(self._inner.asession(), self._log)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _AsyncLoggedSession(AsyncBaseTransport):
+    def __init__(self, session: AsyncBaseTransport, log: RunLog) -> None:
+        self._session = session
+        self._log = log
+
+    async def aexchange(self, request: bytes, timeout: float | None = None) -> bytes:
+        return (await self.atransfer(request, timeout)).response
+
+    async def atransfer(self, request: bytes, timeout: float | None = None) -> Exchange:
+        debug = self._log.verbosity >= LOG_DEBUG  # decode only to say so
+        if debug:
+            self._log.debug(f"sending {_kind(request)}")
+        exchange = await self._session.atransfer(request, timeout)
+        if debug:
+            self._log.debug(f"received {_kind(exchange.response)}")
+        return exchange
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+
 def _kind(der: bytes) -> str:
     try:
         return PKIMessage.from_der(der).body_type.upper()
     except (CMPError, ValueError):
         return "an undecodable message"
+
+
+# --- many transactions at once (cmpkit's -batch_file and -concurrency) ---------------------------
+
+_DEFAULT_BATCH_CONCURRENCY = 8
+
+
+def _batch_lines(ctx: _Context) -> list[BatchLine] | None:
+    """The enrollments of ``-batch_file``, all checked (None without it)."""
+    path = ctx.text("batch_file")
+    if path is None:
+        return None
+    defaults = BatchDefaults(
+        newkey=ctx.text("newkey"),
+        certout=ctx.text("certout"),
+        chainout=ctx.text("chainout"),
+        have_key=ctx.text("key") is not None or ctx.text("csr") is not None,
+    )
+    return read_batch_file(path, defaults, warn=ctx.log.warn)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One transaction of many: ``order`` sorts the failures, ``label`` names
+    it in them; ``request`` to run and ``save`` for its result, or the
+    ``error`` that keeps it from being run."""
+
+    order: int
+    label: str
+    request: EnrollRequest | None
+    save: Callable[[TransactionResult], None]
+    error: Exception | None = None
+
+
+def _run_batch_file(ctx: _Context, plan: _Plan, lines: list[BatchLine]) -> int:
+    """``-batch_file``: an enrollment per line, ``-concurrency`` at once."""
+    if not lines:
+        ctx.log.warn(f"batch file '{ctx.text('batch_file')}' holds no enrollment")
+        return 0
+
+    def shared(last: TransactionResult) -> None:
+        # The same for every line: written once, from the last one.
+        outputs = _Outputs(ctx.text("certform") or "PEM", ctx.log)
+        outputs.add(ctx.text("extracertsout"), last.extra_certs, "extra")
+        outputs.add(ctx.text("cacertsout"), last.ca_pubs, "CA")
+        outputs.commit()
+
+    jobs = _line_jobs(ctx, plan, lines)
+    return _run_many(ctx, plan, jobs, len(lines), "enrollments", at_end=shared)
+
+
+def _run_concurrent_repeat(ctx: _Context, plan: _Plan) -> int:
+    """``-repeat`` with ``-concurrency`` above 1: the same enrollment, side by side."""
+    repeat = ctx.count("repeat", 1)
+    request = plan.request()
+    if not isinstance(request, EnrollRequest):  # the options were checked for this
+        raise RunError("-concurrency above 1 works with the enrollment commands only")
+
+    def save(result: TransactionResult) -> None:
+        _report(ctx, plan.cmd, result)
+
+    jobs = (_Job(n, f"transaction {n}", request, save) for n in range(1, repeat + 1))
+    return _run_many(ctx, plan, jobs, repeat, "transactions")
+
+
+def _line_jobs(ctx: _Context, plan: _Plan, lines: list[BatchLine]) -> Iterator[_Job]:
+    """The job of each batch line, made as the batch takes them (in its
+    thread): a key loaded or generated, the request, how to save it."""
+    base = plan.request()
+    if not isinstance(base, EnrollRequest):
+        raise RunError("-batch_file works with the enrollment commands only")
+    source = ctx.passphrase("newkeypass", "new private key")
+    password = source.get() if source.given else None  # asked here, not in the batch
+    certform = ctx.text("certform") or "PEM"
+
+    def job(line: BatchLine) -> _Job:
+        label = f"line {line.number} ({line.subject_text})"
+        try:
+            key, pem = _line_key(ctx, line.newkey, password)
+            fields: dict[str, Any] = {"subject": line.subject}
+            if key is not None:
+                fields["new_key"] = key
+            if line.sans is not None:
+                fields["sans"] = line.sans
+                fields["sans_critical"] = line.sans_critical
+            request = dataclasses.replace(base, **fields)
+        except (CMPError, ValueError, OSError) as exc:
+            return _Job(line.number, label, None, _ignore, exc)
+
+        def save(result: TransactionResult) -> None:
+            if result.cert is None:
+                raise RunError("no certificate received")
+            outputs = _Outputs(certform, ctx.log, announce=False)
+            if pem is not None and line.newkey is not None:
+                outputs.add_key(line.newkey, pem)
+            outputs.add(line.certout, [result.cert], "enrolled")
+            outputs.add(line.chainout, result.chain, "chain")
+            outputs.commit()
+            new = "" if pem is None else f", its new key to '{line.newkey}'"
+            ctx.log.info(f"line {line.number}: saved the certificate to '{line.certout}'{new}")
+
+        return _Job(line.number, label, request, save)
+
+    return (job(line) for line in lines)
+
+
+def _ignore(result: TransactionResult) -> None:
+    """The ``save`` of a job that never runs."""
+
+
+def _line_key(
+    ctx: _Context, path: str | None, password: bytes | None
+) -> tuple[PrivateKeyTypes | PublicKeyTypes | None, bytes | None]:
+    """The key of a batch line's ``newkey`` (None: the command line's), and
+    its PEM when it does not exist yet and was generated: a new EC P-256 key,
+    to be written with the certificate."""
+    if path is None:
+        return None, None
+    if not os.path.exists(path):
+        return _new_ec_key(password)
+    desc = "new private key for cert to be enrolled"
+    try:
+        return load_key(path, password=password, format=ctx.keyform, desc=desc), None
+    except CredentialError as first:
+        if "pass phrase" in first.reason:
+            raise
+        try:
+            public = load_public_key(
+                path,
+                password=password,
+                format=ctx.keyform,
+                desc="fallback public key for cert to be enrolled",
+            )
+        except CredentialError:
+            raise first from None
+        return public, None
+
+
+def _run_many(
+    ctx: _Context,
+    plan: _Plan,
+    jobs: Iterable[_Job],
+    total: int,
+    what: str,
+    *,
+    at_end: Callable[[TransactionResult], None] | None = None,
+) -> int:
+    """Run the jobs through :func:`cmp.batch.enroll_many_sync`, at most
+    ``-concurrency`` at once, saving each result as it comes, then ``at_end``
+    with the last successful one; then the statistics and one error line per
+    failure. The exit status: 1 if any failed."""
+    log = ctx.log
+    maker = plan.make_async
+    if maker is None:
+        raise RunError("many transactions at once need -server or -use_mock_srv")
+    stats = BatchStats()
+    bar = _progress_bar(ctx, total, automatic=True)
+    pending: dict[int, _Job] = {}  # by the batch's index: filled in its thread
+    unsent: queue.SimpleQueue[_Job] = queue.SimpleQueue()  # failed before being sent
+    failures: list[tuple[int, str]] = []
+    last: TransactionResult | None = None
+
+    def requests() -> Iterator[EnrollRequest]:
+        index = 0
+        for job in jobs:
+            if job.request is None:
+                unsent.put(job)
+                continue
+            pending[index] = job
+            index += 1
+            yield job.request
+
+    def failed(job: _Job, error: BaseException) -> None:
+        failures.append((job.order, f"{job.label}: {_one_line(error)}"))
+
+    def take_unsent() -> None:
+        while not unsent.empty():
+            job = unsent.get()
+            stats.record_outcome(job.error)
+            failed(job, job.error or RunError("not sent"))
+
+    def client() -> AsyncClient:
+        return AsyncClient(transport=maker(), config=plan.config, msg_timeout=plan.msg_timeout)
+
+    concurrency = ctx.count("concurrency", _DEFAULT_BATCH_CONCURRENCY)
+    stats.start()
+    try:
+        for item in enroll_many_sync(client, requests(), concurrency=concurrency):
+            take_unsent()
+            job = pending.pop(item.index)
+            item = _saved(item, job)
+            stats.record(item)
+            if item.error is not None:
+                failed(job, item.error)
+            else:
+                last = item.result
+            if bar is not None:
+                bar.update(stats.count, stats.failed, stats.elapsed)
+        take_unsent()
+        if at_end is not None and last is not None:
+            at_end(last)
+    finally:
+        plan.transport.close()  # the synchronous one, not used here
+        _finish(ctx, bar, stats, what, show_stats=True)
+        for _, line in sorted(failures):
+            log.error(line)
+    if stats.failed:
+        log.error(f"{stats.failed} of {stats.count} {plural(what, stats.count)} failed")
+        return 1
+    return 0
+
+
+def _saved(item: BatchItem, job: _Job) -> BatchItem:
+    """The item once its result is saved; a failure to save makes it a failed one."""
+    if item.result is None:
+        return item
+    try:
+        job.save(item.result)
+    except (CMPError, ValueError, OSError) as exc:
+        return dataclasses.replace(item, result=None, error=exc)
+    return item
+
+
+def _progress_bar(ctx: _Context, total: int, *, automatic: bool) -> ProgressBar | None:
+    """``-progress``'s bar on stderr; ``automatic``: also without it when
+    stderr is a terminal and the verbosity is between WARN and INFO."""
+    stream = ctx.log.err
+    if not ctx.flag("progress"):
+        if not automatic or not LOG_WARNING <= ctx.log.verbosity <= LOG_INFO:
+            return None
+        try:
+            if not stream.isatty():
+                return None
+        except ValueError:  # closed
+            return None
+    bar = ProgressBar(stream, total)
+    ctx.log.before_write = bar.clear
+    return bar
+
+
+def _finish(
+    ctx: _Context, bar: ProgressBar | None, stats: BatchStats, what: str, *, show_stats: bool
+) -> None:
+    """The progress bar's last state, then (``show_stats``) the statistics."""
+    if bar is not None:
+        bar.update(stats.count, stats.failed, stats.elapsed, force=True)
+        ctx.log.before_write = None
+        bar.close()
+    if show_stats:
+        for line in stats_report(stats, what):
+            ctx.log.stats(line)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -1073,27 +1467,34 @@ def _print_itavs(log: RunLog, itavs: Sequence[Any]) -> None:
 
 class _Outputs:
     """Certificate files written together: each to a temporary file beside
-    it first, then all renamed into place; on any error none is changed."""
+    it first, then all renamed into place; on any error none is changed.
+    ``announce``: say so for each file (``openssl cmp`` does)."""
 
-    def __init__(self, certform: str, log: RunLog) -> None:
+    def __init__(self, certform: str, log: RunLog, *, announce: bool = True) -> None:
         self._der = certform == "DER"
         self._log = log
-        self._files: list[tuple[str, bytes]] = []
+        self._announce = announce
+        self._files: list[tuple[str, bytes, bool]] = []
 
     def add(self, path: str | None, certs: Sequence[x509.Certificate], desc: str) -> None:
         if path is None:
             return
-        self._log.info(f"received {len(certs)} {desc} certificate(s), saving to file '{path}'")
+        if self._announce:
+            self._log.info(f"received {len(certs)} {desc} certificate(s), saving to file '{path}'")
         if len(certs) > 1 and self._der:
             self._log.warn("saving more than one certificate in non-PEM format")
         encoding = serialization.Encoding.DER if self._der else serialization.Encoding.PEM
-        self._files.append((path, b"".join(c.public_bytes(encoding) for c in certs)))
+        self._files.append((path, b"".join(c.public_bytes(encoding) for c in certs), False))
+
+    def add_key(self, path: str, pem: bytes) -> None:
+        """A private key, readable by the owner only."""
+        self._files.append((path, pem, True))
 
     def commit(self) -> None:
         temps: list[tuple[str, str]] = []
         try:
-            for path, data in self._files:
-                temps.append((_write_temp(path, data), path))
+            for path, data, private in self._files:
+                temps.append((_write_temp(path, data, private=private), path))
             for temp, path in temps:
                 os.replace(temp, path)
             temps = []
@@ -1105,7 +1506,9 @@ class _Outputs:
                     pass
 
 
-def _write_temp(path: str, data: bytes) -> str:
+def _write_temp(path: str, data: bytes, *, private: bool = False) -> str:
+    """``data`` in a new temporary file beside ``path``: mode 0666 less the
+    umask, or (``private``) 0600 as made."""
     directory, base = os.path.split(os.path.abspath(path))
     if os.path.isdir(path):
         raise RunError(f"could not open file '{path}' for writing: is a directory")
@@ -1116,10 +1519,12 @@ def _write_temp(path: str, data: bytes) -> str:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temp, 0o666 & ~mask)
+        if not private:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temp, 0o666 & ~mask)
     except OSError as exc:
         os.unlink(temp)
-        raise RunError(f"cannot write certificates to file '{path}': {exc.strerror}") from None
+        what = "the key" if private else "certificates"
+        raise RunError(f"cannot write {what} to file '{path}': {exc.strerror}") from None
     return temp

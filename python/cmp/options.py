@@ -2,9 +2,11 @@
 
 One definition drives both the command line (``-name value``) and the keys of
 OpenSSL config file sections (``name = value``), as in OpenSSL's apps/cmp.c,
-where the same table is walked for both. Each :class:`OptionSpec` says how the
-argument is parsed and checked, its default, the ``-help`` group it is listed
-in and whether a config file may set it.
+where the same table is walked for both. cmpkit's own options, which ``openssl
+cmp`` does not have, are kept apart in :data:`EXTENSIONS` (command line only),
+so that :data:`OPTIONS` stays exactly OpenSSL's list. Each :class:`OptionSpec`
+says how the argument is parsed and checked, its default, the ``-help`` group
+it is listed in and whether a config file may set it.
 
 Numbers follow OpenSSL's two syntaxes: on the command line ``strtol`` with
 base 0 (``0x10`` and ``010`` are hex and octal), in config files base 10,
@@ -13,6 +15,7 @@ where a value that is empty or not a number counts as not given.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Union
@@ -20,6 +23,8 @@ from typing import Union
 from cmp.errors import CMPError
 
 __all__ = [
+    "EXTENSIONS",
+    "EXTENSION_GROUP",
     "GROUPS",
     "OPTIONS",
     "ArgKind",
@@ -874,3 +879,57 @@ def normalize_format(spec: OptionSpec, text: str) -> str:
             f'Bad format "{text}" for option {spec.flag}; use one of {", ".join(spec.choices)}'
         )
     return name
+
+
+# --- cmpkit's own options ------------------------------------------------------------------
+
+EXTENSION_GROUP = "cmpkit extension"
+"""The ``-help`` group of :data:`EXTENSIONS`, listed after OpenSSL's groups."""
+
+
+def _command_line_only(spec: OptionSpec) -> OptionSpec:
+    return dataclasses.replace(spec, in_config=False)
+
+
+_EXTENSION_TABLE: tuple[OptionSpec, ...] = tuple(
+    _command_line_only(spec)
+    for spec in (
+        _str(
+            "batch_file",
+            _F,
+            EXTENSION_GROUP,
+            "File of enrollments for -cmd ir or cr, one a line (# starts a comment):",
+            "  <subject> [newkey=FILE] [certout=FILE] [chainout=FILE] [sans=NAMES]",
+            'fields quoted with "..." may hold spaces. A missing newkey/certout/chainout',
+            "comes from -newkey/-certout/-chainout, where {n} stands for the line number",
+            "and {cn} for the subject's CN. A newkey file that does not exist gets a new",
+            "EC P-256 key, written with the certificate. Failed lines do not stop the rest",
+            metavar="infile",
+            empty_resets=False,
+        ),
+        _int(
+            "concurrency",
+            EXTENSION_GROUP,
+            "Transactions in flight at once: for -batch_file (default 8) and for -repeat",
+            "(default 1, one after the other as in OpenSSL; more runs them as a batch)",
+            metavar="+int",
+        ),
+        _flag(
+            "stats",
+            EXTENSION_GROUP,
+            "Print count, throughput, latency percentiles and errors by kind at the end",
+            "(always done for -batch_file and for -repeat with -concurrency)",
+        ),
+        _flag(
+            "progress",
+            EXTENSION_GROUP,
+            "Show a progress bar on stderr (done for -batch_file and for -repeat with",
+            "-concurrency when stderr is a terminal and -verbosity is 4 to 6)",
+        ),
+    )
+)
+
+#: cmpkit's own options (``-batch_file``, ``-concurrency``, ``-stats``,
+#: ``-progress``): parsed like OpenSSL's, listed by ``cmpkit -help`` under
+#: their own heading, not read from config files.
+EXTENSIONS: dict[str, OptionSpec] = {spec.name: spec for spec in _EXTENSION_TABLE}
