@@ -1,8 +1,10 @@
 //! Raising `cmp.errors` exceptions from the native code, and the limits
-//! applied before any parsing.
+//! applied before any parsing. A limit that is exceeded raises
+//! `cmp.errors.DecodeLimitError` (a `LimitError` and a `DecodeError`), any
+//! other fault `DecodeError`.
 
 use crate::convert::lazy_class;
-use cmpkit_core::der;
+use cmpkit_core::{common, der};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -19,15 +21,31 @@ pub fn limits() -> der::Limits {
     }
 }
 
-pub fn set_limits(max_size: usize, max_depth: usize) {
+pub fn set_limits(max_size: usize, max_depth: usize, max_elements: Option<usize>) {
     MAX_SIZE.store(max_size, Ordering::Relaxed);
     MAX_DEPTH.store(max_depth, Ordering::Relaxed);
+    if let Some(n) = max_elements {
+        common::set_max_elements(n);
+    }
 }
 
-/// `cmp.errors.DecodeError(message, path=..., offset=...)`.
-fn raise(py: Python<'_>, message: String, path: Option<String>, offset: Option<usize>) -> PyErr {
-    static CLS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let made = lazy_class(py, &CLS, "cmp.errors", "DecodeError").and_then(|cls| {
+/// `cmp.errors.DecodeError(message, path=..., offset=...)`, or
+/// `DecodeLimitError` when `limit`.
+fn raise(
+    py: Python<'_>,
+    message: String,
+    path: Option<String>,
+    offset: Option<usize>,
+    limit: bool,
+) -> PyErr {
+    static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static LIMIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let (cell, name) = if limit {
+        (&LIMIT, "DecodeLimitError")
+    } else {
+        (&DECODE, "DecodeError")
+    };
+    let made = lazy_class(py, cell, "cmp.errors", name).and_then(|cls| {
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("path", path)?;
         kwargs.set_item("offset", offset)?;
@@ -47,6 +65,7 @@ pub fn check_der(py: Python<'_>, data: &[u8], what: &str) -> PyResult<()> {
             format!("malformed {what}: {e}"),
             Some(what.to_string()),
             Some(e.offset),
+            e.limit,
         )
     })
 }
@@ -54,11 +73,23 @@ pub fn check_der(py: Python<'_>, data: &[u8], what: &str) -> PyResult<()> {
 /// A schema error from the `asn1` crate, with the ASN.1 path it reports.
 pub fn decode_error(py: Python<'_>, what: &str, e: &asn1::ParseError) -> PyErr {
     let path = asn1_path(what, e);
+    if let Some(max) = common::exceeded_element_limit(e) {
+        return raise(
+            py,
+            format!(
+                "{what} has more than {max} elements in one SEQUENCE OF at {path} (max_elements)"
+            ),
+            Some(path),
+            None,
+            true,
+        );
+    }
     raise(
         py,
         format!("malformed {what}: {e} at {path}"),
         Some(path),
         None,
+        false,
     )
 }
 

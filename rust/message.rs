@@ -144,9 +144,11 @@ pub fn encode_as<'py>(
     ))
 }
 
-/// Sets the size (bytes) and nesting limits applied before every decode.
+/// Sets the limits applied before every decode: size (bytes), nesting, and
+/// (when given) the most elements in one SEQUENCE OF / SET OF.
 #[pyfunction]
-pub fn set_limits(max_size: usize, max_depth: usize) -> PyResult<()> {
+#[pyo3(signature = (max_size, max_depth, max_elements=None))]
+pub fn set_limits(max_size: usize, max_depth: usize, max_elements: Option<usize>) -> PyResult<()> {
     // The checks recurse once per level: the cap keeps them far from the
     // stack's end even on small thread stacks.
     if !(1..=MAX_DEPTH_CAP).contains(&max_depth) {
@@ -154,18 +156,21 @@ pub fn set_limits(max_size: usize, max_depth: usize) -> PyResult<()> {
             "max_depth must be between 1 and {MAX_DEPTH_CAP}"
         )));
     }
-    crate::errors::set_limits(max_size, max_depth);
+    if max_elements == Some(0) {
+        return Err(PyValueError::new_err("max_elements must be at least 1"));
+    }
+    crate::errors::set_limits(max_size, max_depth, max_elements);
     Ok(())
 }
 
 /// The deepest nesting `set_limits` accepts.
 const MAX_DEPTH_CAP: usize = 256;
 
-/// Returns the limits in force: `(max_size, max_depth)`.
+/// Returns the limits in force: `(max_size, max_depth, max_elements)`.
 #[pyfunction]
-pub fn get_limits() -> (usize, usize) {
+pub fn get_limits() -> (usize, usize, usize) {
     let l = crate::errors::limits();
-    (l.max_size, l.max_depth)
+    (l.max_size, l.max_depth, cmpkit_core::common::max_elements())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -3,6 +3,7 @@
 //! RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue.
 
 use crate::errors::{check_der, decode_error};
+use cmpkit_core::common::{check_element_count, RawSeq};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
@@ -10,10 +11,16 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 type Attribute<'a> = (asn1::ObjectIdentifier, u8, &'a [u8]);
 
 fn parse_rdns(data: &[u8]) -> asn1::ParseResult<Vec<Vec<Attribute<'_>>>> {
-    asn1::parse_single::<asn1::Sequence<'_>>(data)?.parse(|p| {
+    let contents = asn1::parse_single::<RawSeq<'_>>(data)?.0;
+    // The same element limit as every SEQUENCE OF of the schema (RDNs, and
+    // attributes in one RDN), checked before any is parsed.
+    check_element_count(contents)?;
+    asn1::parse(contents, |p| {
         let mut rdns = Vec::new();
         while !p.is_empty() {
-            let set = p.read_element::<asn1::SetOf<'_, asn1::Sequence<'_>>>()?;
+            let set_tlv = p.read_element::<asn1::Tlv<'_>>()?;
+            check_element_count(set_tlv.data())?;
+            let set = set_tlv.parse::<asn1::SetOf<'_, asn1::Sequence<'_>>>()?;
             let mut attrs = Vec::new();
             for atv in set {
                 attrs.push(atv.parse(|q| {

@@ -106,6 +106,32 @@ fn pbm<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
+/// The PBM base key: `owf` iterated `iterations` times over `secret || salt`
+/// (the part of [`pbm`] before the HMAC), with the same limits.
+#[pyfunction]
+#[pyo3(signature = (
+    secret, salt, iterations, owf,
+    min_iterations = Count::Value(Limits::PBM.min_iterations),
+    max_iterations = Count::Value(Limits::PBM.max_iterations),
+))]
+fn pbm_key<'py>(
+    py: Python<'py>,
+    secret: &[u8],
+    salt: &[u8],
+    iterations: Count,
+    owf: &str,
+    min_iterations: Count,
+    max_iterations: Count,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let limits = limits(Limits::PBM, &min_iterations, &max_iterations)?;
+    let iterations = iterations.get("iterations", limits.min_iterations, limits.max_iterations)?;
+    let owf = Digest::lookup(owf).map_err(value_error)?;
+    let out = py
+        .detach(|| mac::pbm_key_with_limits(&limits, secret, salt, iterations, owf))
+        .map_err(value_error)?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// PBKDF2 (RFC 8018 §5.2) with HMAC; `prf` is an HMAC name or OID
 /// (`hmac-sha256`, 1.2.840.113549.2.9) or a bare digest name as
 /// `hashlib.pbkdf2_hmac` takes (`sha256`).
@@ -136,17 +162,23 @@ fn pbkdf2_hmac<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
-/// HMAC of `data` under `key`; `digest` is a digest or HMAC name or OID.
+/// HMAC of `data` under `key`; `digest` is a digest or HMAC name or OID
+/// (an HMAC name or OID only with `strict`, as PBM and PBMAC1 require).
 #[pyfunction]
+#[pyo3(signature = (digest, key, data, strict = false))]
 fn hmac<'py>(
     py: Python<'py>,
     digest: &str,
     key: &[u8],
     data: &[u8],
+    strict: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let digest = HmacAlgorithm::lookup_lenient(digest)
-        .map_err(value_error)?
-        .digest();
+    let algorithm = if strict {
+        HmacAlgorithm::lookup(digest)
+    } else {
+        HmacAlgorithm::lookup_lenient(digest)
+    };
+    let digest = algorithm.map_err(value_error)?.digest();
     let out = py.detach(|| mac::hmac(digest, key, data));
     Ok(PyBytes::new(py, &out))
 }
@@ -207,6 +239,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PBKDF2_MIN_ITERATIONS", Limits::PBKDF2.min_iterations)?;
     m.add("PBKDF2_MAX_ITERATIONS", Limits::PBKDF2.max_iterations)?;
     m.add_function(wrap_pyfunction!(pbm, m)?)?;
+    m.add_function(wrap_pyfunction!(pbm_key, m)?)?;
     m.add_function(wrap_pyfunction!(pbkdf2_hmac, m)?)?;
     m.add_function(wrap_pyfunction!(hmac, m)?)?;
     m.add_function(wrap_pyfunction!(pbmac1, m)?)?;

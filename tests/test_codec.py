@@ -1633,31 +1633,31 @@ def test_bytes_like_input_is_accepted(captured_messages: CapturedMessages, wrap:
 
 
 @pytest.fixture
-def restore_limits() -> Iterator[tuple[int, int]]:
+def restore_limits() -> Iterator[tuple[int, int, int]]:
     saved = _native.get_limits()
     yield saved
     _native.set_limits(*saved)
 
 
-def test_default_limits(restore_limits: tuple[int, int]) -> None:
-    assert restore_limits == (16 * 1024 * 1024, 64)
+def test_default_limits(restore_limits: tuple[int, int, int]) -> None:
+    assert restore_limits == (16 * 1024 * 1024, 64, 1000)
 
 
 def test_set_limits_lowers_the_size_limit(
-    captured_messages: CapturedMessages, restore_limits: tuple[int, int]
+    captured_messages: CapturedMessages, restore_limits: tuple[int, int, int]
 ) -> None:
     der = captured_messages["sig"]["ip"][0]
     _native.set_limits(len(der), restore_limits[1])
     assert PKIMessage.from_der(der).body_type == "ip"
     _native.set_limits(len(der) - 1, restore_limits[1])
-    assert _native.get_limits() == (len(der) - 1, restore_limits[1])
+    assert _native.get_limits() == (len(der) - 1, restore_limits[1], restore_limits[2])
     with pytest.raises(DecodeError, match="exceeds the limit") as info:
         PKIMessage.from_der(der)
     assert info.value.offset == 0
 
 
 def test_set_limits_lowers_the_depth_limit(
-    captured_messages: CapturedMessages, restore_limits: tuple[int, int]
+    captured_messages: CapturedMessages, restore_limits: tuple[int, int, int]
 ) -> None:
     h = pkiconf_header(captured_messages)
     der = nest(h, seq(h, tlv(0xB3, b"\x05\x00")), 2)
@@ -1669,7 +1669,7 @@ def test_set_limits_lowers_the_depth_limit(
     assert PKIMessage.from_der(der).body_type == "nested"
 
 
-def test_limits_also_guard_asn1_decode(restore_limits: tuple[int, int]) -> None:
+def test_limits_also_guard_asn1_decode(restore_limits: tuple[int, int, int]) -> None:
     der = A.encode("PKIFreeText", ("x" * 100,))
     _native.set_limits(50, 64)
     with pytest.raises(DecodeError, match="exceeds the limit"):

@@ -13,6 +13,9 @@ never the secret. The GIL is released while hashing.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from cmp import _native
 
 __all__ = [
@@ -60,16 +63,56 @@ def password_based_mac(
     of ``data`` under that key. ``mac`` is an HMAC (``hmac-sha1``, or an OID
     such as RFC 8018's ``hmacWithSHA256``).
     """
-    return _native.pbm(
-        _bytes(secret),
-        _bytes(salt),
-        iterations,
-        owf,
-        mac,
-        _bytes(data),
-        min_iterations,
-        max_iterations,
-    )
+    _check_mac(mac)
+    secret, salt = _bytes(secret), _bytes(salt)
+    key = _remembered_key(("pbm", secret, salt, iterations, owf), min_iterations, max_iterations)
+    if key is None:
+        key = _native.pbm_key(secret, salt, iterations, owf, min_iterations, max_iterations)
+        _remember_key(("pbm", secret, salt, iterations, owf), key)
+    return _native.hmac(mac, key, _bytes(data))
+
+
+# --- derived keys -----------------------------------------------------------------
+#
+# The iterated hash (PBM) or PBKDF2 is the whole cost of a MAC, and its result
+# depends on the secret, salt, count and hash only: a transaction protects all
+# its messages with one salt (cmp.transaction, cmp.server), so each side
+# derives the key once per transaction instead of once per message. The keys
+# are as sensitive as the secrets they come from and live as long in memory;
+# the table is bounded.
+
+MAX_DERIVED_KEYS = 256
+_known_macs: set[str] = set()
+
+
+def _check_mac(mac: str) -> None:
+    """Refuses a MAC that is no HMAC (ValueError) before any key is derived."""
+    if mac not in _known_macs:
+        _native.hmac(mac, b"", b"", True)
+        _known_macs.add(mac)
+
+
+_keys: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+_keys_lock = threading.Lock()
+
+
+def _remembered_key(what: tuple[object, ...], low: int, high: int) -> bytes | None:
+    iterations = what[3]
+    assert isinstance(iterations, int)
+    if not low <= iterations <= high:  # let the native call raise its LimitError
+        return None
+    with _keys_lock:
+        key = _keys.get(what)
+        if key is not None:
+            _keys.move_to_end(what)
+        return key
+
+
+def _remember_key(what: tuple[object, ...], key: bytes) -> None:
+    with _keys_lock:
+        _keys[what] = key
+        while len(_keys) > MAX_DERIVED_KEYS:
+            _keys.popitem(last=False)
 
 
 def pbkdf2_hmac(
@@ -115,17 +158,22 @@ def pbmac1(
     HMAC-``mac`` of ``data`` keyed with PBKDF2-``prf`` of ``password`` and
     ``salt`` over ``iterations`` rounds, ``key_len`` bytes long.
     """
-    return _native.pbmac1(
-        prf,
-        mac,
-        _bytes(password),
-        _bytes(salt),
-        iterations,
-        key_len,
-        _bytes(data),
-        min_iterations,
-        max_iterations,
-    )
+    _check_mac(mac)
+    password, salt = _bytes(password), _bytes(salt)
+    what = ("pbkdf2", password, salt, iterations, prf, key_len)
+    key = _remembered_key(what, min_iterations, max_iterations)
+    if key is None:
+        key = pbkdf2_hmac(
+            prf,
+            password,
+            salt,
+            iterations,
+            key_len,
+            min_iterations=min_iterations,
+            max_iterations=max_iterations,
+        )
+        _remember_key(what, key)
+    return _native.hmac(mac, key, _bytes(data))
 
 
 def hmac_digest(digest: str, key: bytes, data: bytes) -> bytes:

@@ -15,8 +15,12 @@ def assemble_message(
 ) -> bytes: ...
 def decode_as(name: str, data: bytes) -> Any: ...
 def encode_as(name: str, value: Any) -> bytes: ...
-def set_limits(max_size: int, max_depth: int) -> None: ...  # max_depth in 1..=256
-def get_limits() -> tuple[int, int]: ...
+
+# Limits checked before work (exceeding one raises cmp.errors.DecodeLimitError):
+# max_size bytes, max_depth in 1..=256 levels of nesting, max_elements >= 1 in
+# one SEQUENCE OF / SET OF (None: unchanged; default 1000).
+def set_limits(max_size: int, max_depth: int, max_elements: int | None = None) -> None: ...
+def get_limits() -> tuple[int, int, int]: ...  # (max_size, max_depth, max_elements)
 
 # --- names (rust/names.rs) ---
 def parse_name(data: bytes) -> list[list[tuple[str, int, bytes]]]: ...
@@ -43,6 +47,14 @@ def pbm(
     min_iterations: int = 100,
     max_iterations: int = 100000,
 ) -> bytes: ...
+def pbm_key(
+    secret: bytes,
+    salt: bytes,
+    iterations: int,
+    owf: str,
+    min_iterations: int = 100,
+    max_iterations: int = 100000,
+) -> bytes: ...
 def pbkdf2_hmac(
     prf: str,
     password: bytes,
@@ -52,7 +64,7 @@ def pbkdf2_hmac(
     min_iterations: int = 1,
     max_iterations: int = 10000000,
 ) -> bytes: ...
-def hmac(digest: str, key: bytes, data: bytes) -> bytes: ...
+def hmac(digest: str, key: bytes, data: bytes, strict: bool = False) -> bytes: ...
 def pbmac1(
     prf: str,
     mac: str,

@@ -244,6 +244,18 @@ def hash_algorithm(name_or_oid: str) -> hashes.HashAlgorithm:
 
 def key_type(key: PrivateKeyTypes | PublicKeyTypes) -> str:
     """``rsa``, ``ec``, ``ed25519``, ``ed448`` or ``ml-dsa-NN`` for a private or public key."""
+    kind = _KEY_TYPES.get(type(key))
+    if kind is None:
+        kind = _KEY_TYPES[type(key)] = _key_type(key)
+    return kind
+
+
+_KEY_TYPES: dict[type, str] = {}
+"""key_type by the key's class: the ABC checks below are slow, and the
+concrete classes are few (cryptography's, and any registered with its ABCs)."""
+
+
+def _key_type(key: PrivateKeyTypes | PublicKeyTypes) -> str:
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return "rsa"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):

@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 MAX_CACHED = 4096
-"""Certificates whose facts are kept; the least recently used go first."""
+"""Objects whose facts are kept (first in, first out), and parsed DER kept
+(least recently used first)."""
 
 _DER = serialization.Encoding.DER
 _SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -59,16 +60,15 @@ def _remember(table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
 
 def _fact(cert: _O, name: str, compute: Callable[[_O], _T]) -> _T:
     key = id(cert)
-    with _lock:
-        entry = _facts.get(key)
-        if entry is not None and entry[0] is cert:
-            _facts.move_to_end(key)
-            facts = entry[1]
-            if name in facts:
-                value: _T = facts[name]
-                return value
-        else:
-            facts = {}
+    entry = _facts.get(key)  # a single dict lookup: atomic, no lock needed to read
+    if entry is not None and entry[0] is cert:
+        facts = entry[1]
+        if name in facts:
+            value: _T = facts[name]
+            return value
+    else:
+        facts = {}
+        with _lock:
             _remember(_facts, key, (cert, facts))
     value = compute(cert)  # outside the lock: may take a signature check
     facts[name] = value

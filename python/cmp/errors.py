@@ -33,5 +33,13 @@ class LimitError(CMPError, ValueError):
     """A parameter lies outside the bounds enforced before any work is done."""
 
 
+class DecodeLimitError(LimitError, DecodeError):
+    """Input exceeds a decoding limit (``cmp._native.set_limits``): its size,
+    its nesting depth, or the number of elements in one SEQUENCE OF (the
+    certificates in extraCerts or caPubs, the requests in a message, ...).
+    Raised before the offending part is parsed; both a :class:`LimitError`
+    and a :class:`DecodeError` (``path``, ``offset``)."""
+
+
 class UnsupportedAlgorithm(CMPError, ValueError):
     """An algorithm name or OID that cmpkit does not know or cannot use."""

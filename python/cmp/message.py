@@ -4,21 +4,28 @@ A message decoded from DER keeps its bytes: it is validated against the full
 schema at once, converted to Python values only when a field is read, and
 re-encodes to exactly the bytes it came from. A message built from values is
 encoded in one pass by the native core.
+
+Limits come before work: a message larger than ``max_size`` bytes, nested
+deeper than ``max_depth``, or with more than ``max_elements`` entries in one
+SEQUENCE OF (certificates in extraCerts or caPubs, requests, responses,
+ITAVs, ...) raises :class:`cmp.errors.DecodeLimitError` before that part is
+parsed. :func:`decode_limits` and :func:`set_decode_limits` read and change
+them for the whole process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from cmp import _native
 from cmp.asn1 import PKIBody, PKIHeader, PKIStatusInfo
-from cmp.errors import EncodeError
+from cmp.errors import DecodeError, EncodeError
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["BODY_TYPES", "PKIMessage"]
+__all__ = ["BODY_TYPES", "DecodeLimits", "PKIMessage", "decode_limits", "set_decode_limits"]
 
 #: The RFC names of the PKIBody alternatives, in tag order ([0] ir ... [26] pollRep).
 BODY_TYPES: tuple[str, ...] = (
@@ -54,6 +61,38 @@ BODY_TYPES: tuple[str, ...] = (
 _Bytes = Union[bytes, bytearray, memoryview]
 
 
+class DecodeLimits(NamedTuple):
+    """The limits every decode checks first (defaults: 16 MiB, 64 levels,
+    1000 elements in one SEQUENCE OF)."""
+
+    max_size: int
+    max_depth: int
+    max_elements: int
+
+
+def decode_limits() -> DecodeLimits:
+    """The decoding limits in force."""
+    return DecodeLimits(*_native.get_limits())
+
+
+def set_decode_limits(
+    *,
+    max_size: int | None = None,
+    max_depth: int | None = None,
+    max_elements: int | None = None,
+) -> DecodeLimits:
+    """Changes the given decoding limits for the whole process (``max_depth``
+    1..256, ``max_elements`` at least 1); returns the previous ones, for
+    ``set_decode_limits(**old._asdict())``."""
+    old = decode_limits()
+    _native.set_limits(
+        old.max_size if max_size is None else max_size,
+        old.max_depth if max_depth is None else max_depth,
+        max_elements,
+    )
+    return old
+
+
 class PKIMessage:
     """PKIMessage ::= SEQUENCE { header, body, [0] protection, [1] extraCerts }."""
 
@@ -86,7 +125,8 @@ class PKIMessage:
 
     @classmethod
     def from_der(cls, data: _Bytes) -> PKIMessage:
-        """Validates and wraps a DER PKIMessage; raises :class:`cmp.DecodeError`."""
+        """Validates and wraps a DER PKIMessage; raises :class:`cmp.DecodeError`
+        (:class:`cmp.errors.DecodeLimitError` when it exceeds a decoding limit)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"PKIMessage.from_der needs bytes, not {type(data).__name__}")
         der = bytes(data)
@@ -187,10 +227,17 @@ class PKIMessage:
         return self.header.recip_nonce
 
     def extra_certificates(self) -> list[x509.Certificate]:
-        """extraCerts as ``cryptography`` certificates."""
-        from cryptography.x509 import load_der_x509_certificate
+        """extraCerts as ``cryptography`` certificates; raises
+        :class:`cmp.DecodeError` for one that is not a valid certificate."""
+        from cryptography.x509 import InvalidVersion, load_der_x509_certificate
 
-        return [load_der_x509_certificate(c) for c in self.extra_certs]
+        certs = []
+        for i, der in enumerate(self.extra_certs):
+            try:
+                certs.append(load_der_x509_certificate(der))
+            except (ValueError, InvalidVersion) as e:  # the core keeps them as raw DER
+                raise DecodeError(f"extraCerts[{i}] is not a valid certificate: {e}") from None
+        return certs
 
     def status_info(self) -> PKIStatusInfo | None:
         """The PKIStatusInfo of an error body, or of the first response of

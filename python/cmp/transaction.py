@@ -47,7 +47,9 @@ from typing import Any, Callable, Optional, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from cmp import certinfo
@@ -225,12 +227,20 @@ class TransactionConfig:
 
     Header: ``recipient``, ``geninfo`` (generalInfo ITAVs), ``free_text``.
     Time: ``total_timeout`` (seconds, 0 = none) bounds polling,
-    ``max_check_after`` caps each wait; ``clock`` (monotonic seconds) is
-    read, never slept on.
+    ``max_check_after`` caps each wait; without ``total_timeout``,
+    ``max_poll_time`` (seconds from the first "waiting", 0 = none as
+    OpenSSL) still ends polling a server that never stops answering
+    "waiting"; ``clock`` (monotonic seconds) is read, never slept on.
+
+    Limits on what a response may bring: ``min_rsa_bits``/``max_rsa_bits``
+    for the RSA key of each candidate signer (extraCerts, ``untrusted``,
+    ``trusted``), checked before its signature is verified (a pinned
+    ``srvcert`` is taken as configured). 16384 is OpenSSL's own cap; below
+    1024 OpenSSL's default security level refuses the path.
     """
 
     # client authentication and protection
-    secret: Secret | None = None
+    secret: Secret | None = field(default=None, repr=False)  # never in a repr
     ref: Secret | None = None
     cert: x509.Certificate | None = None
     key: PrivateKeyTypes | None = None
@@ -265,7 +275,11 @@ class TransactionConfig:
     # time
     total_timeout: float = 0.0
     max_check_after: float = 3600.0
+    max_poll_time: float = 86400.0
     clock: Callable[[], float] = time.monotonic
+    # limits on responses
+    min_rsa_bits: int = 1024
+    max_rsa_bits: int = 16384
     # per-config cache (the own signer chain); not part of the value
     _cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -273,8 +287,9 @@ class TransactionConfig:
         if (self.cert is None) != (self.key is None) and self.secret is None:
             if not self.unprotected_requests:
                 raise ValueError("cert and key must be given together")
-        if self.total_timeout < 0:
-            raise ValueError("total_timeout must not be negative")
+        for name in ("total_timeout", "max_check_after", "max_poll_time"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
 
     def own_chain(self) -> list[x509.Certificate]:
         """The CA certificates to send after ``cert`` in extraCerts (not
@@ -404,11 +419,14 @@ def _now_utc(options: VerifyOptions | None) -> datetime.datetime | None:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def protect_request(message: PKIMessage, config: TransactionConfig) -> PKIMessage:
+def protect_request(
+    message: PKIMessage, config: TransactionConfig, salt: bytes | None = None
+) -> PKIMessage:
     """``message`` protected as a client with ``config`` protects its requests:
     none with ``unprotected_requests`` (extraCerts still added), else PBM with
-    ``secret``, else a signature with ``key`` and ``cert``. Also what
-    ``-reqin_new_tid`` uses to protect a request read from a file again."""
+    ``secret`` (and ``salt``, else a fresh one), else a signature with ``key``
+    and ``cert``. Also what ``-reqin_new_tid`` uses to protect a request read
+    from a file again."""
     if config.unprotected_requests:
         extra = [_der(c) for c in config.extracerts]
         return message.with_protection(None, extra) if extra else message
@@ -417,7 +435,7 @@ def protect_request(message: PKIMessage, config: TransactionConfig) -> PKIMessag
             message,
             config.secret,
             ref=config.ref,
-            salt=os.urandom(config.pbm_salt_length),
+            salt=os.urandom(config.pbm_salt_length) if salt is None else salt,
             iterations=config.pbm_iterations,
             owf=config.digest,
             mac=config.mac,
@@ -484,9 +502,11 @@ class Transaction:
         self._extra_certs_in: tuple[x509.Certificate, ...] = ()
         self._rid = CERT_REQ_ID
         self._deadline: float | None = None
+        self._poll_deadline: float | None = None
         self._template_key: bytes | None = None
         self._pending: _Pending | None = None
         self._error: BaseException | None = None
+        self._salt: bytes | None = None
         self._sender = sender_name(
             cert=config.cert,
             oldcert=getattr(request, "oldcert", None),
@@ -632,7 +652,14 @@ class Transaction:
         return self._protect(PKIMessage(header, body))
 
     def _protect(self, message: PKIMessage) -> PKIMessage:
-        return protect_request(message, self.config)
+        # One PBM salt for all requests of the transaction: the MAC key is then
+        # derived once (cmp._mac keeps it), not once per message. OpenSSL draws a
+        # salt per message; RFC 4211 §4.4 asks for a random salt, not a new one
+        # per message, and a key shared by the messages of one transaction is no
+        # weaker than a session key.
+        if self._salt is None:
+            self._salt = os.urandom(self.config.pbm_salt_length)
+        return protect_request(message, self.config, self._salt)
 
     def _send(self, message: PKIMessage, state: str) -> Send:
         self._sent.append(message)
@@ -759,6 +786,22 @@ class Transaction:
             return "NULL-DN sender without senderKID"
         if header.sender_kid is not None and _ski(cert) != header.sender_kid:
             return "subject key identifier does not match the senderKID"
+        return self._key_size_problem(cert)
+
+    def _key_size_problem(self, cert: x509.Certificate) -> str | None:
+        """Why the RSA key of ``cert`` is too small or too large to verify a
+        signature with (before any work is done with it), or None."""
+        try:
+            key = cert.public_key()
+        except (ValueError, _CryptoUnsupported) as e:
+            return f"unusable public key: {e}"
+        if not isinstance(key, rsa.RSAPublicKey):
+            return None
+        bits, low, high = key.key_size, self.config.min_rsa_bits, self.config.max_rsa_bits
+        if bits < low:
+            return f"RSA key of {bits} bits is smaller than the minimum of {low} bits"
+        if bits > high:
+            return f"RSA key of {bits} bits is larger than the maximum of {high} bits"
         return None
 
     def _find_signer(self, message: PKIMessage, extra: list[x509.Certificate]) -> None:
@@ -847,6 +890,7 @@ class Transaction:
         status = si.status
         if status == PKIStatus.waiting:
             # Polling (RFC 9810 §5.3.22): pollRep until the answer is ready.
+            self._poll_time_left()
             self._expected = ("pollRep", request.reply_type)
             return self._send(self._make(poll_req_body(self._rid)), _POLLING)
         if status == PKIStatus.rejection:
@@ -959,9 +1003,28 @@ class Transaction:
                     f"total_timeout of {self.config.total_timeout:g} s exceeded while polling"
                 )
             wait = min(wait, left)
+        else:
+            poll_left = self._poll_time_left()
+            if poll_left is not None:
+                wait = min(wait, poll_left)
         poll = self._make(poll_req_body(self._rid))
         self._send(poll, _POLLING)
         return Wait(wait, poll)
+
+    def _poll_time_left(self) -> float | None:
+        """Seconds of ``max_poll_time`` left (None when unbounded), counted
+        from the first "waiting"; raises :class:`TotalTimeoutError` once it
+        has run out. ``total_timeout``, when set, bounds polling instead."""
+        limit = self.config.max_poll_time
+        if self._deadline is not None or not limit:
+            return None
+        now = self.config.clock()
+        if self._poll_deadline is None:
+            self._poll_deadline = now + limit
+        left = self._poll_deadline - now
+        if left <= 0:
+            raise TotalTimeoutError(f"still waiting after polling for max_poll_time of {limit:g} s")
+        return left
 
     def _on_pkiconf(self, message: PKIMessage) -> Event:
         pending = self._pending

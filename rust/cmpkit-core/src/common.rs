@@ -6,9 +6,65 @@ use asn1::{
     Asn1Readable, Asn1Writable, ParseError, ParseErrorKind, ParseResult, SimpleAsn1Readable,
     SimpleAsn1Writable, Tag, WriteBuf, WriteError,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Most elements accepted in one decoded SEQUENCE OF (or SET OF) unless
+/// [`set_max_elements`] says otherwise. CMP lists are short: one request per
+/// message in the Lightweight CMP Profile (RFC 9483), a chain of a handful of
+/// certificates in extraCerts and caPubs, a few ITAVs; the longest legitimate
+/// list seen in practice is a CA certificate bundle in a genp (Mozilla's root
+/// store has about 150). A thousand leaves room for all of that while
+/// bounding the Python objects one list can make, which the 16 MiB size limit
+/// alone would let run into the millions.
+pub const DEFAULT_MAX_ELEMENTS: usize = 1000;
+
+static MAX_ELEMENTS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_ELEMENTS);
+
+/// The element limit of every SEQUENCE OF decoded from now on (process-wide).
+pub fn max_elements() -> usize {
+    MAX_ELEMENTS.load(Ordering::Relaxed)
+}
+
+/// Sets the element limit (at least 1).
+pub fn set_max_elements(n: usize) {
+    MAX_ELEMENTS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// Refuses `data`, the contents of a SEQUENCE OF or SET OF, when it holds more
+/// than [`max_elements`] TLVs. It counts TLV headers only and stops at the
+/// first one too many, before any element is parsed. The error is
+/// `InvalidSize` with `actual > max`, which no other check of the schema
+/// produces (the minimum sizes are enforced when building only).
+pub fn check_element_count(data: &[u8]) -> ParseResult<()> {
+    let max = max_elements();
+    asn1::parse(data, |p| {
+        let mut n = 0usize;
+        while !p.is_empty() {
+            p.read_element::<asn1::Tlv<'_>>()?;
+            n += 1;
+            if n > max {
+                return Err(ParseError::new(ParseErrorKind::InvalidSize {
+                    min: 0,
+                    max,
+                    actual: n,
+                }));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The limit `e` reports if it is the refusal of [`check_element_count`].
+pub fn exceeded_element_limit(e: &ParseError) -> Option<usize> {
+    match e.kind() {
+        ParseErrorKind::InvalidSize { max, actual, .. } if actual > max => Some(max),
+        _ => None,
+    }
+}
 
 /// `SEQUENCE SIZE (MIN..MAX) OF T`: borrowed from the DER when decoded
-/// (every element is validated at parse time), a vector when built.
+/// (every element is validated at parse time, after the element count was
+/// checked against [`max_elements`]), a vector when built.
 /// `MIN` is enforced when building only: like OpenSSL, decoding accepts an
 /// empty SEQUENCE where the RFC asks for one element or more (OpenSSL itself
 /// sends an empty extraCerts in some messages).
@@ -20,6 +76,7 @@ pub enum SeqOf<'a, T: 'a, const MIN: usize = 0> {
 impl<'a, T: Asn1Readable<'a> + 'a, const MIN: usize> SimpleAsn1Readable<'a> for SeqOf<'a, T, MIN> {
     const TAG: Tag = <asn1::Sequence<'static> as SimpleAsn1Readable<'static>>::TAG;
     fn parse_data(data: &'a [u8]) -> ParseResult<Self> {
+        check_element_count(data)?;
         Ok(SeqOf::Read(asn1::SequenceOf::parse_data(data)?))
     }
 }
@@ -188,6 +245,47 @@ mod tests {
         }
         // badAlg (bit 0) is the first bit of the first octet, 7 unused bits.
         assert_eq!(asn1::write_single(&NamedBits(1)).unwrap(), [3, 2, 7, 0x80]);
+    }
+
+    /// `SEQUENCE OF INTEGER` with `n` elements.
+    fn integers(n: usize) -> Vec<u8> {
+        asn1::write_single(&asn1::SequenceOfWriter::new(vec![1u8; n])).unwrap()
+    }
+
+    #[test]
+    fn element_limit_refuses_one_too_many_before_parsing_them() {
+        // One test changes the process-wide limit: the others run with the default.
+        assert_eq!(max_elements(), DEFAULT_MAX_ELEMENTS);
+        let ok = integers(DEFAULT_MAX_ELEMENTS);
+        let read = asn1::parse_single::<SeqOf<'_, u8>>(&ok).unwrap();
+        assert!(matches!(read, SeqOf::Read(s) if s.len() == DEFAULT_MAX_ELEMENTS));
+        let e = asn1::parse_single::<SeqOf<'_, u8>>(&integers(DEFAULT_MAX_ELEMENTS + 1))
+            .err()
+            .unwrap();
+        assert_eq!(exceeded_element_limit(&e), Some(DEFAULT_MAX_ELEMENTS));
+        // Counted before the elements are parsed: the one too many need not
+        // even be an INTEGER.
+        let mut bad = integers(DEFAULT_MAX_ELEMENTS);
+        bad.truncate(bad.len() - 3);
+        bad.extend([0x04, 0x00, 0x04, 0x00]);
+        let e = asn1::parse_single::<SeqOf<'_, u8>>(&fix_length(bad))
+            .err()
+            .unwrap();
+        assert_eq!(exceeded_element_limit(&e), Some(DEFAULT_MAX_ELEMENTS));
+        // An element that is too short is a schema error, not a limit.
+        let e = asn1::parse_single::<SeqOf<'_, u8, 1>>(&[0x30, 0x03, 0x04, 0x01, 0x00])
+            .err()
+            .unwrap();
+        assert_eq!(exceeded_element_limit(&e), None);
+    }
+
+    /// Rewrites the outer length of a SEQUENCE built with a 2-byte long length.
+    fn fix_length(mut der: Vec<u8>) -> Vec<u8> {
+        assert_eq!(der[1], 0x82);
+        let len = der.len() - 4;
+        der[2] = (len >> 8) as u8;
+        der[3] = len as u8;
+        der
     }
 
     #[test]

@@ -29,6 +29,8 @@ impl Default for Limits {
 pub struct DerError {
     pub offset: usize,
     pub reason: String,
+    /// A limit of [`Limits`] was exceeded (the input may be well-formed).
+    pub limit: bool,
 }
 
 impl fmt::Display for DerError {
@@ -43,13 +45,21 @@ fn fault(offset: usize, reason: impl Into<String>) -> DerError {
     DerError {
         offset,
         reason: reason.into(),
+        limit: false,
+    }
+}
+
+fn over_limit(offset: usize, reason: String) -> DerError {
+    DerError {
+        limit: true,
+        ..fault(offset, reason)
     }
 }
 
 /// Checks that `data` is exactly one well-formed DER element within `limits`.
 pub fn check(data: &[u8], limits: &Limits) -> Result<(), DerError> {
     if data.len() > limits.max_size {
-        return Err(fault(
+        return Err(over_limit(
             0,
             format!(
                 "message of {} bytes exceeds the limit of {} bytes",
@@ -87,7 +97,7 @@ fn element(data: &[u8], pos: usize, depth: usize, limits: &Limits) -> Result<usi
         })?;
     if constructed {
         if depth + 1 > limits.max_depth {
-            return Err(fault(
+            return Err(over_limit(
                 pos,
                 format!("nesting deeper than {} levels", limits.max_depth),
             ));
@@ -216,6 +226,7 @@ mod tests {
         }
         let e = check(&d, &Limits::default()).unwrap_err();
         assert!(e.reason.contains("nesting"));
+        assert!(e.limit);
     }
 
     #[test]
@@ -224,6 +235,7 @@ mod tests {
             max_size: 4,
             max_depth: 8,
         };
-        assert!(check(&[0x04, 0x03, 1, 2, 3], &limits).is_err());
+        assert!(check(&[0x04, 0x03, 1, 2, 3], &limits).unwrap_err().limit);
+        assert!(!check(&[0x04, 0x03, 1, 2], &limits).unwrap_err().limit);
     }
 }

@@ -506,12 +506,25 @@ pub fn pbm_with_limits(
     mac: HmacAlgorithm,
     data: &[u8],
 ) -> Result<Vec<u8>, MacError> {
+    let basekey = pbm_key_with_limits(limits, secret, salt, iterations, owf)?;
+    Ok(hmac(mac.digest(), &basekey, data))
+}
+
+/// The PBM base key (RFC 4211 §4.4): `owf` applied `iterations` times,
+/// first to `secret || salt`; HMAC under it gives [`pbm_with_limits`]. The
+/// expensive half of PBM, for callers that key several MACs with it.
+pub fn pbm_key_with_limits(
+    limits: &Limits,
+    secret: &[u8],
+    salt: &[u8],
+    iterations: u64,
+    owf: Digest,
+) -> Result<Vec<u8>, MacError> {
     limits.check_iterations(iterations, 1, u64::MAX)?;
     limits.check_secret("secret", secret)?;
     limits.check_salt(salt)?;
     let first = owf.hash(&[secret, salt]);
-    let basekey = iterate_hash(owf, &first, iterations - 1)?;
-    Ok(hmac(mac.digest(), &basekey, data))
+    iterate_hash(owf, &first, iterations - 1)
 }
 
 /// `digest` applied `n` times to `seed`, which must be one hash value long
