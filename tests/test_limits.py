@@ -385,8 +385,8 @@ def test_rsa_signer_key_size_is_checked_before_verifying(pki: Pki, bits: int, re
 
 
 def test_rsa_signer_key_size_limits_are_configurable(pki: Pki) -> None:
-    config = sig(pki, max_rsa_bits=20000)
-    with client(mock(pki), config, _signed_by_rsa_key(pki, 16400)) as c:
+    config = sig(pki, min_rsa_bits=512)
+    with client(mock(pki), config, _signed_by_rsa_key(pki, 768)) as c:
         with pytest.raises(ProtectionError) as info:
             c.run(ir(pki))
     # Past cmpkit's check, the (junk) signature itself is what fails.
@@ -580,3 +580,21 @@ def test_server_refuses_request_with_2_to_31_iterations_fast(pki: Pki) -> None:
     answer = PKIMessage.from_der(mock(pki).handle(request.to_der()))
     assert time.perf_counter() - started < 2
     assert answer.body_type == "error"
+
+
+# --- RSA key sizes wherever a signature is verified ---------------------------------------
+
+
+def _rsa_public_key(bits: int) -> rsa.RSAPublicKey:
+    # A modulus of exactly ``bits`` bits (odd, no key behind it): enough to be refused.
+    return rsa.RSAPublicNumbers(65537, (1 << (bits - 1)) | 1).public_key()
+
+
+@pytest.mark.parametrize("bits", [16385, 65536])
+def test_verify_signature_refuses_rsa_keys_above_the_maximum(bits: int) -> None:
+    from cmp.algorithms import SignatureScheme
+    from cmp.protection import verify_signature
+
+    scheme = SignatureScheme(name="sha256WithRSAEncryption", key_type="rsa", digest="sha256")
+    with pytest.raises(ValueError, match=f"RSA key of {bits} bits is larger than .* 16384"):
+        verify_signature(_rsa_public_key(bits), scheme, b"\x00" * (bits // 8), b"data")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cmp.errors import (
     CMPError,
     DecodeError,
+    DecodeLimitError,
     EncodeError,
     LimitError,
     ProtectionError,
@@ -66,6 +67,7 @@ __all__ = [
     "CMPError",
     "Client",
     "DecodeError",
+    "DecodeLimitError",
     "EncodeError",
     "EnrollRequest",
     "GeneralRequest",

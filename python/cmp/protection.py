@@ -434,11 +434,23 @@ _UNSUPPORTED_MACS = {
 }
 
 
+RSA_MAX_BITS = 16384
+"""The largest RSA key :func:`verify_signature` uses: libcrypto's own cap
+(``OPENSSL_RSA_MAX_MODULUS_BITS``), checked here before any work. Smaller
+limits are policy: see ``TransactionConfig.min_rsa_bits``/``max_rsa_bits``."""
+
+
 def verify_signature(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, data: bytes) -> None:
     """Checks ``sig`` over ``data`` with ``key`` under ``scheme`` (from
     :func:`cmp.algorithms.signature_scheme`), e.g. a POPO signature; raises
-    InvalidSignature (or cryptography's UnsupportedAlgorithm, ValueError)."""
+    InvalidSignature (or cryptography's UnsupportedAlgorithm, ValueError).
+    An RSA key above :data:`RSA_MAX_BITS` is refused (ValueError) before any
+    work is done with it."""
     if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size > RSA_MAX_BITS:
+            raise ValueError(
+                f"RSA key of {key.key_size} bits is larger than the maximum of {RSA_MAX_BITS} bits"
+            )
         assert scheme.digest is not None
         h = algorithms.hash_algorithm(scheme.digest)
         if scheme.pss:
