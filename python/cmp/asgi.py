@@ -3,12 +3,15 @@
 
 The app takes ``POST`` requests on the paths ``openssl cmp -port`` answers
 (``/`` and ``/pkix/``; leading and repeated slashes do not count) or a
-configured one, reads at most ``max_body_size`` bytes within ``read_timeout``
-seconds, and answers ``application/pkixcmp``. The CMP work runs in a thread
-pool, so many clients are served at once; HTTP/1.1 connections are kept
-alive, and so are HTTP/1.0 ones that ask for it (``openssl cmp`` does).
-Where no PKIMessage can answer, the status says why: 404 (path), 405
-(method), 408 (too slow), 413 (too large), 503 (``max_msgs`` reached).
+configured one, reads its head and then at most ``max_body_size`` bytes of
+body, each within ``read_timeout`` seconds, and answers
+``application/pkixcmp`` (any bytes, any Content-Type: as ``openssl cmp
+-port``, and undecodable ones get a CMP error message). The CMP work runs in
+a thread pool, so many clients are served at once; HTTP/1.1 connections are
+kept alive, and so are HTTP/1.0 ones that ask for it (``openssl cmp`` does).
+Where no PKIMessage can answer, the status says why and the connection is
+closed: 400 (not HTTP), 404 (path), 405 (method), 408 (too slow), 413 (body
+too large), 431 (head too large), 503 (``max_msgs`` reached).
 
 :func:`serve` prints ``ACCEPT <host>:<port> PID=<pid>`` first on stdout, as
 ``openssl cmp -port`` does for test harnesses, and returns 0 after SIGTERM,
@@ -33,7 +36,7 @@ from typing import IO, Any, Callable
 
 import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 
 from cmp.server import MockServer, MockServerConfig, MockServerConfigError
 
@@ -210,11 +213,13 @@ def _asks_keep_alive(headers: dict[bytes, bytes]) -> bool:
 
 
 async def _status(send: Send, status: int, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    # The request body is left unread (in part, or as declared): close the
+    # connection rather than drain whatever the client still sends.
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-length", b"0"), *headers],
+            "headers": [(b"content-length", b"0"), (b"connection", b"close"), *headers],
         }
     )
     await send({"type": "http.response.body", "body": b""})
@@ -233,6 +238,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 # --- running it -------------------------------------------------------------------------
 
 _MAX_HEAD = 64 * 1024
+_LINGER = 2.0
+"""Seconds a refused connection is drained before it is closed."""
 _KEEP_ALIVE_HEADER = re.compile(rb"\r\nconnection:[^\r\n]*keep-alive", re.IGNORECASE)
 
 
@@ -246,16 +253,26 @@ def _as_http11(head: bytes) -> bytes:
 
 
 class _KeepAliveH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol that keeps HTTP/1.0 connections open on request.
+    """uvicorn's h11 protocol that keeps HTTP/1.0 connections open on request,
+    and bounds the time and size of request heads.
 
     ``openssl cmp`` sends HTTP/1.0 with ``Connection: keep-alive`` and, with
     ``-keep_alive 2``, fails when the server closes; h11 (and uvicorn) close
     every HTTP/1.0 connection. So a request head that asks for keep-alive is
     handed to h11 as HTTP/1.1, which for a request with Content-Length means
     the same; the app answers ``Connection: keep-alive``.
+
+    uvicorn waits for a request head without limit on a new connection (and
+    on a kept-alive one once its first byte came): a client that sends nothing,
+    or its head a byte at a time, would hold its connection for ever. A head
+    must be complete ``read_timeout`` seconds (the app's) after the connection
+    opened or its first byte arrived, else the answer is 408 and the
+    connection is closed; a head over 64 KiB gets 431.
     """
 
     _head = b""
+    _head_timer: asyncio.TimerHandle | None = None
+    _refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # The listening socket comes from socket.create_server (proto 0), so
@@ -266,17 +283,65 @@ class _KeepAliveH11Protocol(H11Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered and closing: dropped
         if self.conn.their_state is not h11.IDLE or (not self._head and not data):
             super().data_received(data)
             return
         head = self._head + data
-        if b"\r\n\r\n" not in head and len(head) < _MAX_HEAD:
+        end = head.find(b"\r\n\r\n", max(0, len(self._head) - 3))
+        if end < 0 and len(head) < _MAX_HEAD:
             self._head = head  # wait for the whole head of the request
+            self._unset_keepalive_if_required()  # the head timer takes over
+            self._start_head_timer()
             return
         self._head = b""
+        if end < 0 or end + 4 > _MAX_HEAD:
+            self._refuse(431)
+            return
         super().data_received(_as_http11(head))
+        if self.conn.their_state is not h11.IDLE:  # a request began: the app times its body
+            self._stop_head_timer()
+
+    def _start_head_timer(self) -> None:
+        if self._head_timer is None:
+            timeout = getattr(self.config.app, "read_timeout", DEFAULT_READ_TIMEOUT)
+            self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE:
+            self._refuse(408)
+
+    def _refuse(self, status: int) -> None:
+        """Answers ``status`` to a request h11 has not seen, and closes. What
+        the client still sends is read and dropped for a moment first: closing
+        with unread data would reset the connection, and with it the answer."""
+        if self.transport.is_closing() or self._refused:
+            return
+        self._refused, self._head = True, b""
+        self._stop_head_timer()
+        reason = STATUS_PHRASES[status]
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % (status, reason)
+        )
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(_LINGER, self.transport.close)
+        else:
+            self.transport.close()
 
 
 class _Server(uvicorn.Server):

@@ -40,7 +40,13 @@ request was and ``srv_secret`` is set, else signed with ``srv_key``; the
 senderKID is ``srv_ref`` for MACs and the subject key identifier of
 ``srv_cert`` for signatures. Unlike OpenSSL's single context, state is kept
 per transactionID, so any number of clients can enroll at once; it is
-bounded (``max_transactions``, ``transaction_timeout``) and thread-safe.
+bounded (``max_transactions``, ``transaction_timeout``; the least recently
+answered go first) and thread-safe. Only an answered request changes it: an
+ir/cr/p10cr/kur with the ID of an open transaction is refused with
+transactionIdInUse (RFC 9810 §5.1.1; OpenSSL aborts the open one), and a
+request that fails the checks (protection, pvno, recipNonce) is answered
+without touching its transaction, so that forged, replayed or stray messages
+cannot break a client's transaction.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -186,6 +193,10 @@ BAD_CERT_TEMPLATE = _Reason(
     0, 0, "cannot issue a certificate for this template", _F.badCertTemplate
 )
 INTERNAL_ERROR = _Reason(0, 0, "internal error of the mock server", _F.systemFailure)
+# RFC 9810 §5.1.1: the first message of a transaction whose transactionID is in
+# use gets transactionIdInUse. (OpenSSL 3.0's single-context server aborts the
+# open transaction instead: a replayed or colliding ir broke its client.)
+TRANSACTIONID_IN_USE = _Reason(0, 0, "transactionID in use", _F.transactionIdInUse)
 
 
 class _Refusal(Exception):
@@ -218,7 +229,7 @@ class MockServerConfig:
     # credentials
     srv_ref: Secret | None = None
     """senderKID of MAC-protected responses (``-srv_ref``); required without ``srv_cert``."""
-    srv_secret: Secret | None = None
+    srv_secret: Secret | None = field(default=None, repr=False)  # never in a repr
     """Pre-shared secret for PBM/PBMAC1 (``-srv_secret``)."""
     srv_cert: x509.Certificate | None = None
     """The server's CMP signer certificate (``-srv_cert``); its subject is the sender."""
@@ -423,6 +434,9 @@ class _Transaction:
     untrusted: list[bytes] = field(default_factory=list)
     """extraCerts the client sent so far, candidates for later signatures."""
     touched: float = field(default_factory=time.monotonic)
+    salt: bytes = field(default_factory=lambda: os.urandom(16))
+    """The salt of our MAC-protected answers: one per transaction, so that the
+    MAC key is derived once (see ``cmp._mac``)."""
 
 
 @dataclass
@@ -532,6 +546,8 @@ class MockServer:
             if hdr.sender.kind != "directoryName":
                 raise _Refusal(SENDER_GENERALNAME_TYPE_NOT_SUPPORTED)
             if kind in _STARTS:
+                if kind in _REPLY_KIND and self._lookup(hdr.transaction_id) is not None:
+                    raise _Refusal(TRANSACTIONID_IN_USE)
                 txn = provisional
             else:
                 found = self._lookup(hdr.transaction_id)
@@ -544,9 +560,15 @@ class MockServer:
             return self._error(ex, r)
         with txn.lock:
             ex.txn = txn
+            ex.mac = self._response_mac(msg)
             try:
-                ex.mac = self._response_mac(msg)
                 self._check(msg, txn)
+            except _Refusal as r:
+                # Not (or no longer) the transaction's client: a forgery, a replay,
+                # a stray message. Answer it, but leave the transaction as it was.
+                ex.txn = _Transaction(txn.tid)
+                return self._error(ex, r)
+            try:
                 handler = self._handlers.get(kind)
                 if handler is None:
                     raise _Refusal(UNEXPECTED_PKIBODY)
@@ -556,7 +578,10 @@ class MockServer:
                 ex.keep_open = False
                 rsp = self._error(ex, r)
             txn.touched = time.monotonic()
-            self._settle(txn, ex.keep_open)
+            if not self._settle(txn, ex.keep_open):
+                # a concurrent request opened a transaction with this ID first
+                ex.txn = _Transaction(txn.tid)
+                rsp = self._error(ex, _Refusal(TRANSACTIONID_IN_USE))
         log.debug("sending %s", rsp.body_type.upper())
         return rsp
 
@@ -572,28 +597,28 @@ class MockServer:
     # --- transactions ----------------------------------------------------------
 
     def _lookup(self, tid: bytes | None) -> _Transaction | None:
+        """The open transaction ``tid``; only an answered request makes it the
+        most recently used (:meth:`_settle`), not any message naming it."""
         if tid is None:
             return None
         with self._lock:
             self._expire()
-            txn = self._transactions.get(tid)
-            if txn is not None:
-                self._transactions.move_to_end(tid)
-            return txn
+            return self._transactions.get(tid)
 
-    def _settle(self, txn: _Transaction, keep_open: bool) -> None:
+    def _settle(self, txn: _Transaction, keep_open: bool) -> bool:
+        """Keeps ``txn`` open or closes it after an answer; False (and nothing
+        changed) when another transaction with its ID was opened meanwhile."""
         with self._lock:
             current = self._transactions.get(txn.tid)
             if keep_open:
                 if current is not None and current is not txn:
-                    log.warning(
-                        "Assuming that last transaction with ID=%s got aborted", txn.tid.hex()
-                    )
+                    return False
                 self._transactions[txn.tid] = txn
                 self._transactions.move_to_end(txn.tid)
                 self._expire()
             elif current is txn:
                 del self._transactions[txn.tid]
+            return True
 
     def _expire(self) -> None:
         limit = time.monotonic() - self.config.transaction_timeout
@@ -623,13 +648,14 @@ class MockServer:
     def _check(self, msg: PKIMessage, txn: _Transaction) -> None:
         """OpenSSL's ``ossl_cmp_msg_check_update``: protection, pvno, recipNonce."""
         hdr = msg.header
-        txn.untrusted.extend(c for c in msg.extra_certs if c not in txn.untrusted)
-        del txn.untrusted[:-32]  # a bounded memory of the client's certificates
         self._check_protection(msg, txn)
         if hdr.pvno not in self.config.pvnos:
             raise _Refusal(UNEXPECTED_PVNO)
         if txn.sender_nonce is not None and hdr.recip_nonce != txn.sender_nonce:
             raise _Refusal(RECIPNONCE_UNMATCHED)
+        # only the transaction's own client adds to its memory of certificates
+        txn.untrusted.extend(c for c in msg.extra_certs if c not in txn.untrusted)
+        del txn.untrusted[:-32]  # bounded
 
     def _check_protection(self, msg: PKIMessage, txn: _Transaction) -> None:
         cfg = self.config
@@ -975,9 +1001,10 @@ class MockServer:
             return msg
         secret = self._secret
         if ex.mac is not None and secret is not None:
+            salt = ex.txn.salt
             if ex.mac == "pbmac1":
-                return protection.protect_pbmac1(msg, secret, ref=self._ref)
-            return protection.protect_pbm(msg, secret, ref=self._ref)
+                return protection.protect_pbmac1(msg, secret, ref=self._ref, salt=salt)
+            return protection.protect_pbm(msg, secret, ref=self._ref, salt=salt)
         cert, key = self.config.srv_cert, self.config.srv_key
         assert cert is not None and key is not None
         # the senderKID becomes the certificate's subject key identifier, if any
@@ -1128,8 +1155,9 @@ def _build_certificate(
     return builder.sign(issuer_key, algorithm)
 
 
-def _tlv(der: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, content start, end) of the DER TLV at ``pos``; raises ValueError."""
+def _tlv(der: bytes, pos: int, *, whole: bool = True) -> tuple[int, int, int]:
+    """(tag, content start, end) of the DER TLV at ``pos``; raises ValueError,
+    also when its content is cut short unless not ``whole`` is asked for."""
     if pos + 2 > len(der):
         raise ValueError("truncated")
     tag, length = der[pos], der[pos + 1]
@@ -1140,15 +1168,16 @@ def _tlv(der: bytes, pos: int) -> tuple[int, int, int]:
             raise ValueError("bad length")
         length = int.from_bytes(der[pos : pos + count], "big")
         pos += count
-    if pos + length > len(der):
+    if whole and pos + length > len(der):
         raise ValueError("truncated")
     return tag, pos, pos + length
 
 
 def _salvage_header(der: bytes) -> PKIHeader | None:
-    """The PKIHeader of a message whose rest does not decode, if it does."""
+    """The PKIHeader of a message whose rest does not decode (or was cut
+    short after the header), if it does."""
     try:
-        tag, start, _ = _tlv(der, 0)
+        tag, start, _ = _tlv(der, 0, whole=False)
         if tag != 0x30:
             return None
         tag, _, end = _tlv(der, start)
