@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from openssl_harness import Pki
+from test_cli_run import _env, cmpkit
 
 from cmp.batch import BatchStats
 from cmp.cli import (
@@ -59,27 +60,6 @@ LATENCY = re.compile(
     r" mean [\d.]+ ms\)$",
     re.MULTILINE,
 )
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("OPENSSL_CONF", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
-        env.pop(name, None)
-    return env
-
-
-def cmpkit(*args: str | Path, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``cmpkit -config "" <args>`` with no standard input."""
-    return subprocess.run(
-        [sys.executable, "-m", "cmp", "-config", "", *map(str, args)],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=_env(),
-    )
 
 
 def openssl(openssl_bin: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

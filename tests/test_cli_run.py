@@ -29,7 +29,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def cmpkit(*args: str | Path, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cmpkit(*args: str | Path, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``cmpkit -config "" <args>`` with no standard input."""
     return subprocess.run(
         [sys.executable, "-m", "cmp", "-config", "", *map(str, args)],

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocess_pki import mock_server
+from inprocess_pki import pbm_config as pbm
+from inprocess_pki import sig_config as sig
 from local_servers import Connection, local_server
 from openssl_harness import CapturedMessages, MockServerFactory, OpensslServer, Pki, body_kind
 
@@ -21,7 +24,6 @@ from cmp.client import AsyncClient, Client
 from cmp.itav import OID_BY_NAME
 from cmp.message import PKIMessage
 from cmp.requests import EnrollRequest, GeneralRequest, RevokeRequest
-from cmp.server import MockServer, MockServerConfig
 from cmp.status import ServerError
 from cmp.transaction import TotalTimeoutError, Transaction, TransactionConfig, TransactionResult
 from cmp.transport import (
@@ -40,18 +42,6 @@ from cmp.transport import (
 def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
-
-
-def pbm(pki: Pki, **options: Any) -> TransactionConfig:
-    return TransactionConfig(
-        secret=pki.secret, ref=pki.ref, recipient=pki.server.cert.subject, **options
-    )
-
-
-def sig(pki: Pki, **options: Any) -> TransactionConfig:
-    return TransactionConfig(
-        cert=pki.client.cert, key=pki.client.key, trusted=[pki.root.cert], **options
-    )
 
 
 CONFIGS = {"pbm": pbm, "sig": sig}
@@ -348,21 +338,6 @@ def test_reqin_sends_openssls_request(
 # ---------------------------------------------------------------------------
 # In-process
 # ---------------------------------------------------------------------------
-
-
-def mock_server(pki: Pki) -> MockServer:
-    """cmpkit's mock server with the options the OpenSSL one gets in these tests."""
-    return MockServer(
-        MockServerConfig(
-            srv_ref=pki.srv_ref,
-            srv_secret=pki.secret,
-            srv_cert=pki.server.cert,
-            srv_key=pki.server.key,
-            srv_trusted=[pki.root.cert],
-            rsp_cert=pki.enrolled.cert,
-            rsp_capubs=[pki.root.cert],
-        )
-    )
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -18,6 +18,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from inprocess_pki import ir_request as ir
+from inprocess_pki import mock_server as mock
+from inprocess_pki import pbm_config as pbm
+from inprocess_pki import sig_config as sig
 from openssl_harness import Pki
 
 from cmp import asn1 as A
@@ -47,8 +51,8 @@ from cmp.headers import name_of, request_header
 from cmp.headers import response_header as make_response_header
 from cmp.message import DecodeLimits, PKIMessage, decode_limits, set_decode_limits
 from cmp.protection import protect_pbm
-from cmp.requests import EnrollRequest, RevokeRequest, enroll_body, rr_body
-from cmp.server import MockServer, MockServerConfig
+from cmp.requests import RevokeRequest, enroll_body, rr_body
+from cmp.server import MockServer
 from cmp.status import ServerError
 from cmp.transaction import (
     Send,
@@ -62,35 +66,6 @@ from cmp.transport import InProcessTransport
 _DER = serialization.Encoding.DER
 
 # --- set-up -------------------------------------------------------------------------------------
-
-
-def mock(pki: Pki, **options: Any) -> MockServer:
-    fields: dict[str, Any] = {
-        "srv_ref": pki.srv_ref,
-        "srv_secret": pki.secret,
-        "srv_cert": pki.server.cert,
-        "srv_key": pki.server.key,
-        "srv_trusted": [pki.root.cert],
-        "rsp_cert": pki.enrolled.cert,
-        "rsp_capubs": [pki.root.cert],
-    }
-    fields.update(options)
-    return MockServer(MockServerConfig(**fields))
-
-
-def pbm(pki: Pki, **options: Any) -> TransactionConfig:
-    return TransactionConfig(
-        secret=pki.secret, ref=pki.ref, recipient=pki.server.cert.subject, **options
-    )
-
-
-def sig(pki: Pki, **options: Any) -> TransactionConfig:
-    options.setdefault("trusted", [pki.root.cert])
-    return TransactionConfig(cert=pki.client.cert, key=pki.client.key, **options)
-
-
-def ir(pki: Pki) -> EnrollRequest:
-    return EnrollRequest("ir", new_key=pki.new_key, subject=pki.enrolled.cert.subject)
 
 
 Tamper = Callable[[PKIMessage], PKIMessage]

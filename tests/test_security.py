@@ -28,6 +28,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from inprocess_pki import ir_request as ir
+from inprocess_pki import mock_server as mock
+from inprocess_pki import pbm_config as pbm
+from inprocess_pki import sig_config as sig
 from openssl_harness import (
     Credential,
     Pki,
@@ -44,7 +48,7 @@ from cmp.errors import CMPError, LimitError, ProtectionError
 from cmp.message import PKIMessage
 from cmp.passphrase import PassphraseSource
 from cmp.protection import protect_pbm, protect_pbmac1, protect_signature
-from cmp.requests import EnrollRequest, GeneralRequest, Request, RevokeRequest
+from cmp.requests import GeneralRequest, Request, RevokeRequest
 from cmp.server import MockServer, MockServerConfig
 from cmp.status import ServerError
 from cmp.transaction import (
@@ -68,42 +72,12 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("evil-pki"))
 
 
-def mock(pki: Pki, **options: Any) -> MockServer:
-    """OpenSSL's mock server set up as in the interop tests (PBM and signatures)."""
-    fields: dict[str, Any] = {
-        "srv_ref": pki.srv_ref,
-        "srv_secret": pki.secret,
-        "srv_cert": pki.server.cert,
-        "srv_key": pki.server.key,
-        "srv_trusted": [pki.root.cert],
-        "rsp_cert": pki.enrolled.cert,
-        "rsp_capubs": [pki.root.cert],
-    }
-    fields.update(options)
-    return MockServer(MockServerConfig(**fields))
-
-
-def pbm(pki: Pki, **options: Any) -> TransactionConfig:
-    return TransactionConfig(
-        secret=pki.secret, ref=pki.ref, recipient=pki.server.cert.subject, **options
-    )
-
-
-def sig(pki: Pki, **options: Any) -> TransactionConfig:
-    options.setdefault("trusted", [pki.root.cert])
-    return TransactionConfig(cert=pki.client.cert, key=pki.client.key, **options)
-
-
 CONFIGS = {"pbm": pbm, "sig": sig}
 
 
 @pytest.fixture(params=sorted(CONFIGS))
 def config_for(request: pytest.FixtureRequest) -> Callable[..., TransactionConfig]:
     return CONFIGS[request.param]
-
-
-def ir(pki: Pki) -> EnrollRequest:
-    return EnrollRequest("ir", new_key=pki.new_key, subject=pki.enrolled.cert.subject)
 
 
 def request_for(pki: Pki, cmd: str) -> Request:

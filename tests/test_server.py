@@ -25,6 +25,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from inprocess_pki import server_config
 from openssl_harness import Pki
 
 from cmp import protection
@@ -101,21 +102,6 @@ class Requester:
         return self.message(
             body, tid=rsp.header.transaction_id, recip_nonce=rsp.header.sender_nonce, **kw
         )
-
-
-def server_config(pki: Pki, **options: Any) -> MockServerConfig:
-    """The options of ``openssl_harness.mock_server_args`` as a MockServerConfig."""
-    fields: dict[str, Any] = {
-        "srv_ref": pki.srv_ref,
-        "srv_secret": pki.secret,
-        "srv_cert": pki.server.cert,
-        "srv_key": pki.server.key,
-        "srv_trusted": [pki.root.cert],
-        "rsp_cert": pki.enrolled.cert,
-        "rsp_capubs": [pki.root.cert],
-    }
-    fields.update(options)
-    return MockServerConfig(**fields)
 
 
 def pbm_client(pki: Pki) -> Requester:

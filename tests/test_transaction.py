@@ -14,6 +14,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from inprocess_pki import ir_request as ir
+from inprocess_pki import pbm_config, sig_config
 from openssl_harness import MockServerFactory, OpensslServer, Pki, message_parts
 from transaction_driver import drive, post
 
@@ -58,19 +60,6 @@ from cmp.verify import VerificationError
 # --- configurations -------------------------------------------------------------------------
 
 
-def pbm_config(pki: Pki, **kwargs: Any) -> TransactionConfig:
-    """PBM with the mock server's secret (``-secret -ref -recipient``)."""
-    return TransactionConfig(
-        secret=pki.secret, ref=pki.ref, recipient=pki.server.cert.subject, **kwargs
-    )
-
-
-def sig_config(pki: Pki, **kwargs: Any) -> TransactionConfig:
-    """Signatures with the EC client credential, the test root trusted."""
-    kwargs.setdefault("trusted", [pki.root.cert])
-    return TransactionConfig(cert=pki.client.cert, key=pki.client.key, **kwargs)
-
-
 CONFIGS: dict[str, Callable[..., TransactionConfig]] = {"pbm": pbm_config, "sig": sig_config}
 
 
@@ -83,11 +72,6 @@ def config_for(request: pytest.FixtureRequest) -> Callable[..., TransactionConfi
 @pytest.fixture
 def server(openssl_mock_server: MockServerFactory) -> OpensslServer:
     return openssl_mock_server()
-
-
-def ir(pki: Pki, **kwargs: Any) -> EnrollRequest:
-    """An ir for the key the mock server's certificate is for."""
-    return EnrollRequest("ir", new_key=pki.new_key, subject=pki.enrolled.cert.subject, **kwargs)
 
 
 def kinds(messages: Any) -> list[str]:
