@@ -350,7 +350,7 @@ def test_failed_lines_do_not_stop_the_batch_and_leave_no_files(work: Path) -> No
     (work / "broken.key").write_text("not a key\n")
     batch = write_batch(
         work / "b.txt",
-        ["/CN=one", "/CN=two newkey=broken.key", "/CN=three newkey=missing/dir/k.pem", "/CN=four"],
+        ["/CN=one", "/CN=two newkey=broken.key", "/CN=three newkey=broken.key/k.pem", "/CN=four"],
     )
     result = cmpkit(
         "-use_mock_srv", "-cmd", "cr", "-batch_file", batch,
@@ -361,8 +361,8 @@ def test_failed_lines_do_not_stop_the_batch_and_leave_no_files(work: Path) -> No
     assert error_lines(result) == [
         "CMP error: line 2 (/CN=two): cannot load new private key for cert to be enrolled"
         " from 'broken.key': not a PEM, DER or PKCS#12 private key file",
-        "CMP error: line 3 (/CN=three): could not open file 'missing/dir/k.pem' for writing:"
-        " No such file or directory",
+        "CMP error: line 3 (/CN=three): cannot create the folder of 'broken.key/k.pem':"
+        " File exists",
         "CMP error: 2 of 4 enrollments failed",
     ]
     assert "Traceback" not in result.stderr
@@ -622,3 +622,16 @@ def test_stats_of_a_single_transaction(work: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("CMP stats: 1 transaction (1 ok, 0 failed) in ")
     assert stats_of(result.stdout)["count"] == 1
+
+
+def test_missing_output_folders_are_created_before_enrolling(work: Path) -> None:
+    batch = write_batch(work / "b.txt", ["/CN=one", "/CN=two certout=deep/er/two.pem"])
+    result = cmpkit(
+        "-use_mock_srv", "-cmd", "ir", "-batch_file", batch,
+        "-newkey", "keys/{cn}.key", "-certout", "certs/{cn}.pem",
+        cwd=work,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for cert, key in [("certs/one.pem", "keys/one.key"), ("deep/er/two.pem", "keys/two.key")]:
+        private = serialization.load_pem_private_key((work / key).read_bytes(), None)
+        assert only_cert(work / cert).public_key() == private.public_key()

@@ -1261,6 +1261,7 @@ def _line_jobs(ctx: _Context, plan: _Plan, lines: list[BatchLine]) -> Iterator[_
     def job(line: BatchLine) -> _Job:
         label = f"line {line.number} ({line.subject_text})"
         try:
+            _make_parents(line.newkey, line.certout, line.chainout)  # before anything is sent
             key, pem = _line_key(ctx, line.newkey, password)
             fields: dict[str, Any] = {"subject": line.subject}
             if key is not None:
@@ -1287,6 +1288,18 @@ def _line_jobs(ctx: _Context, plan: _Plan, lines: list[BatchLine]) -> Iterator[_
         return _Job(line.number, label, request, save)
 
     return (job(line) for line in lines)
+
+
+def _make_parents(*paths: str | None) -> None:
+    """Creates the missing folders of a batch line's output files, so that a
+    certificate enrolled is never lost for want of a folder (``keys/{cn}.key``)."""
+    for path in paths:
+        parent = os.path.dirname(path) if path else ""
+        if parent:
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as e:
+                raise RunError(f"cannot create the folder of '{path}': {e.strerror}") from None
 
 
 def _ignore(result: TransactionResult) -> None:
