@@ -37,6 +37,61 @@ pub fn lazy_class<'py>(
     .map(|c| c.bind(py).clone())
 }
 
+/// An instance of the `cmp.asn1` dataclass `cls` with `values` for the
+/// fields `names`, made without its generated `__init__`: a frozen
+/// dataclass sets each field through `object.__setattr__`, which was most of
+/// the time spent making small values. `object.__new__(cls)` and the
+/// instance `__dict__` filled in give the same object. Only where `names` are
+/// exactly the class's fields and it has no `__post_init__` (checked once per
+/// class, remembered in `direct`); otherwise the class is called.
+pub fn instance<'py>(
+    py: Python<'py>,
+    cls: &Bound<'py, PyAny>,
+    direct: &'static PyOnceLock<bool>,
+    names: &[&Bound<'py, PyString>],
+    values: Vec<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let direct = *direct.get_or_try_init(py, || plain_dataclass(cls, names))?;
+    if !direct {
+        return cls.call1(PyTuple::new(py, values)?);
+    }
+    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let new = NEW.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.import("builtins")?
+                .getattr("object")?
+                .getattr("__new__")?
+                .unbind(),
+        )
+    })?;
+    let obj = new.bind(py).call1((cls,))?;
+    let dict = obj.getattr(pyo3::intern!(py, "__dict__"))?;
+    let dict = dict.cast::<pyo3::types::PyDict>()?;
+    for (name, value) in names.iter().zip(values) {
+        dict.set_item(name, value)?;
+    }
+    Ok(obj)
+}
+
+fn plain_dataclass(cls: &Bound<'_, PyAny>, names: &[&Bound<'_, PyString>]) -> PyResult<bool> {
+    let py = cls.py();
+    if cls.hasattr(pyo3::intern!(py, "__post_init__"))?
+        || cls.hasattr(pyo3::intern!(py, "__slots__"))?
+    {
+        return Ok(false);
+    }
+    let Ok(fields) = cls.getattr(pyo3::intern!(py, "__dataclass_fields__")) else {
+        return Ok(false);
+    };
+    let keys: Vec<String> = fields
+        .call_method0("keys")?
+        .try_iter()?
+        .map(|k| k?.extract())
+        .collect::<PyResult<_>>()?;
+    let given: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    Ok(keys == given)
+}
+
 /// Prefixes an encoding error with the place it happened (`Type.field`).
 pub fn at(py: Python<'_>, err: PyErr, place: &str) -> PyErr {
     let msg = err.value(py).to_string();
@@ -363,9 +418,12 @@ macro_rules! py_struct {
         impl $(<$lt>)? $crate::convert::ToPy for $name $(<$lt>)? {
             fn to_py<'py>(&self, py: pyo3::Python<'py>) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
                 static CLS: pyo3::sync::PyOnceLock<pyo3::Py<pyo3::PyAny>> = pyo3::sync::PyOnceLock::new();
+                static DIRECT: pyo3::sync::PyOnceLock<bool> = pyo3::sync::PyOnceLock::new();
                 let cls = $crate::convert::lazy_class(py, &CLS, "cmp.asn1", stringify!($name))?;
-                let args = pyo3::types::PyTuple::new(py, [$(self.$field.to_py(py)?),*])?;
-                cls.call1(args)
+                let values = vec![$(self.$field.to_py(py)?),*];
+                $crate::convert::instance(
+                    py, &cls, &DIRECT, &[$(pyo3::intern!(py, stringify!($field))),*], values,
+                )
             }
         }
         impl<'a> $crate::convert::FromPy<'a> for $name $(<$lt>)? {
@@ -393,10 +451,14 @@ macro_rules! py_choice {
             fn to_py<'py>(&self, py: pyo3::Python<'py>) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
                 static CLS: pyo3::sync::PyOnceLock<pyo3::Py<pyo3::PyAny>> = pyo3::sync::PyOnceLock::new();
                 let cls = $crate::convert::lazy_class(py, &CLS, "cmp.asn1", stringify!($name))?;
+                static DIRECT: pyo3::sync::PyOnceLock<bool> = pyo3::sync::PyOnceLock::new();
                 let (kind, value) = match self {
                     $($name::$variant(v) => (pyo3::intern!(py, $kind), v.to_py(py)?),)*
                 };
-                cls.call1((kind, value))
+                let names = [pyo3::intern!(py, "kind"), pyo3::intern!(py, "value")];
+                $crate::convert::instance(
+                    py, &cls, &DIRECT, &names, vec![kind.clone().into_any(), value],
+                )
             }
         }
         impl<'a> $crate::convert::FromPy<'a> for $name $(<$lt>)? {
