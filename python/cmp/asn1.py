@@ -273,9 +273,22 @@ class CertTemplate:
         return None if self.issuer is None else name_from_der(self.issuer)
 
     def public_key_object(self) -> PublicKeyTypes | None:
+        """The template's public key; raises :class:`cmp.DecodeError` for a
+        malformed SubjectPublicKeyInfo, :class:`cmp.UnsupportedAlgorithm` for
+        a key type ``cryptography`` does not know."""
+        from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-        return None if self.public_key is None else load_der_public_key(self.public_key)
+        from cmp.errors import DecodeError, UnsupportedAlgorithm
+
+        if self.public_key is None:
+            return None
+        try:
+            return load_der_public_key(self.public_key)
+        except _CryptoUnsupported as e:
+            raise UnsupportedAlgorithm(f"template public key: {e}") from None
+        except ValueError as e:
+            raise DecodeError(f"template public key is malformed: {e}") from None
 
     def extension_list(self) -> x509.Extensions | None:
         from cmp.names import extensions_from_der
@@ -475,13 +488,19 @@ class CertResponse:
     rsp_info: bytes | None = None
 
     def certificate(self) -> x509.Certificate | None:
-        """The issued certificate, if it came in the clear."""
+        """The issued certificate, if it came in the clear; raises
+        :class:`cmp.DecodeError` when it is not a valid certificate."""
         ckp = self.certified_key_pair
         if ckp is None or ckp.cert_or_enc_cert.kind != "certificate":
             return None
-        from cryptography.x509 import load_der_x509_certificate
+        from cryptography.x509 import InvalidVersion, load_der_x509_certificate
 
-        return load_der_x509_certificate(ckp.cert_or_enc_cert.value)
+        from cmp.errors import DecodeError
+
+        try:
+            return load_der_x509_certificate(ckp.cert_or_enc_cert.value)
+        except (ValueError, InvalidVersion) as e:  # the core keeps it as raw DER
+            raise DecodeError(f"the certificate is not valid: {e}") from None
 
 
 @dataclass(frozen=True)

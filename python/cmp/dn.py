@@ -131,7 +131,14 @@ def _attribute(oid: ObjectIdentifier, value: str, desc: str) -> x509.NameAttribu
     string_type = _STRING_TYPES.get(dotted, _ASN1Type.UTF8String)
     if string_type is not _ASN1Type.UTF8String and not value.isascii():
         raise DNSyntaxError(f"{desc} name: {value!r} is not valid for {_label(oid)}")
-    return x509.NameAttribute(oid, value, _type=string_type)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of an argument that were no UTF-8 (surrogate escapes)
+        raise DNSyntaxError(f"{desc} name: {value!r} is not valid UTF-8") from None
+    try:
+        return x509.NameAttribute(oid, value, _type=string_type)
+    except ValueError as e:  # longer than the attribute's upper bound (ub-common-name, ...)
+        raise DNSyntaxError(f"{desc} name: {_label(oid)} {value!r}: {e}") from None
 
 
 def _label(oid: ObjectIdentifier) -> str:

@@ -10,7 +10,7 @@ import ipaddress
 
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import ObjectIdentifier
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from cmp import _native, certinfo
 from cmp.asn1 import GeneralName
@@ -35,6 +35,9 @@ def _attribute(oid: str, tag: int, value: bytes) -> x509.NameAttribute[str | byt
     if asn1_type is None:
         raise DecodeError(f"Name attribute {oid} has unsupported value type (tag {tag})")
     if asn1_type is _ASN1Type.BitString:
+        # cryptography allows a BIT STRING value for x500UniqueIdentifier only.
+        if oid != NameOID.X500_UNIQUE_IDENTIFIER.dotted_string:
+            raise DecodeError(f"Name attribute {oid} has a BIT STRING value")
         return x509.NameAttribute(ObjectIdentifier(oid), value, _type=asn1_type)
     text = value.decode(_TEXT_CODECS.get(tag, "utf-8"))
     return x509.NameAttribute(ObjectIdentifier(oid), text, _type=asn1_type)
@@ -91,7 +94,10 @@ def general_name_to_cryptography(gn: GeneralName) -> x509.GeneralName:
             prefix = bin(mask).count("1")
             if mask != ((1 << prefix) - 1) << (half * 8 - prefix):
                 raise DecodeError("iPAddress network mask is not contiguous")
-            ip = ipaddress.ip_network(f"{addr}/{prefix}", strict=False)
+            try:
+                ip = ipaddress.ip_network(f"{addr}/{prefix}")
+            except ValueError:  # strict=False would clear them: another name
+                raise DecodeError("iPAddress network has bits set outside its mask") from None
         else:
             raise DecodeError(f"iPAddress of {len(gn.value)} bytes")
         return x509.IPAddress(ip)

@@ -42,6 +42,7 @@ __all__ = [
 PASS_MAX = 1023
 
 _PREFIXES = ("pass:", "env:", "file:", "fd:")
+_INVALID_SOURCE = "Invalid pass phrase source: expected pass:, env:, file:, fd: or stdin"
 
 
 class PassphraseError(CMPError, ValueError):
@@ -142,7 +143,7 @@ def _read_direct(source: str, environ: Mapping[str, str] | None) -> bytes | None
         return os.fsencode(value)
     if source == "stdin" or source.startswith(("file:", "fd:")):
         return None
-    raise PassphraseError("Invalid pass phrase source: expected pass:, env:, file:, fd: or stdin")
+    raise PassphraseError(_INVALID_SOURCE)
 
 
 def read_passphrase(
@@ -262,8 +263,18 @@ class PassphraseSource:
             if not self.plain_fallback:
                 raise PassphraseError(f"{exc} (for {self.description})") from None
             if self._warn is not None:
+                # The argument is the pass phrase now: the warning names the kind of
+                # source only, not the path or variable name that are part of it.
                 self._warn(
-                    f"{exc} (for {self.description}); using the argument itself as pass phrase"
-                    " (better precede it with 'pass:')"
+                    f"{_fallback_reason(self.spec)} (for {self.description}); using the"
+                    " argument itself as pass phrase (better precede it with 'pass:')"
                 )
             return os.fsencode(self.spec)
+
+
+def _fallback_reason(spec: str) -> str:
+    """Why ``spec`` is not used as a source, without any part of it."""
+    if not is_source(spec):
+        return _INVALID_SOURCE
+    kind = "stdin" if spec == "stdin" else spec.split(":", 1)[0] + ":"
+    return f"Cannot read a pass phrase from the {kind} source given"
