@@ -377,7 +377,8 @@ impl<'a, T: FromPy<'a>> FromPy<'a> for Option<T> {
     }
 }
 
-/// SEQUENCE OF is a `tuple` (any iterable when encoding).
+/// SEQUENCE OF is a `tuple` (any iterable when encoding); an empty one is `()`
+/// (an absent OPTIONAL one `None`).
 impl<'a, T: asn1::Asn1Readable<'a> + ToPy + 'a, const MIN: usize> ToPy for SeqOf<'a, T, MIN> {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let items: Vec<Bound<'py, PyAny>> = match self {
@@ -399,12 +400,7 @@ impl<'a, T: FromPy<'a> + 'a, const MIN: usize> FromPy<'a> for SeqOf<'a, T, MIN> 
         for (i, item) in obj.try_iter()?.enumerate() {
             out.push(T::from_py(&item?, arena).map_err(|e| at(obj.py(), e, &format!("[{i}]")))?);
         }
-        if out.len() < MIN {
-            return Err(PyValueError::new_err(format!(
-                "needs at least {MIN} element(s), got {}",
-                out.len()
-            )));
-        }
+        // Empty is written as an empty SEQUENCE whatever `MIN` (see `SeqOf`).
         Ok(SeqOf::Write(out))
     }
 }

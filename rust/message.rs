@@ -98,6 +98,8 @@ pub fn encode_protected_part<'py>(
 /// Builds a PKIMessage from the DER of its ProtectedPart (as produced by
 /// `encode_protected_part` and signed or MACed), the protection and the
 /// extraCerts, without encoding header and body again.
+/// `extra_certs` `None` leaves extraCerts out; an empty sequence writes the
+/// empty `[1] SEQUENCE {}` that OpenSSL sends in some messages.
 #[pyfunction]
 #[pyo3(signature = (protected_part, protection=None, extra_certs=None))]
 pub fn assemble_message<'py>(
@@ -115,7 +117,6 @@ pub fn assemble_message<'py>(
         }
         None => None,
     };
-    let certs = certs.filter(|c| !matches!(c, SeqOf::Write(v) if v.is_empty()));
     let mut contents = part.0.to_vec();
     if let Some(p) = protection {
         contents.extend(write(&asn1::Explicit::<_, 0>::new(OctetBits(p)))?);

@@ -6,6 +6,7 @@ use crate::convert::{lazy_class, FromPy, ToPy};
 use crate::{py_choice, py_struct};
 use bumpalo::Bump;
 use cmpkit_core::cmp::*;
+use cmpkit_core::common::{GeneralizedTime, X509GeneralizedTime};
 use cmpkit_core::crmf::*;
 use cmpkit_core::pkix::*;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -148,15 +149,25 @@ fn utc(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     .map(|u| u.bind(py).clone())
 }
 
+/// A UTC `datetime` (a `cmp.asn1.PreciseDatetime` when `nanosecond`, the
+/// nanoseconds past the microseconds, is given).
 fn datetime_to_py<'py>(
     py: Python<'py>,
     dt: &asn1::DateTime,
     micros: u32,
+    nanosecond: Option<u32>,
 ) -> PyResult<Bound<'py, PyAny>> {
     static CLS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let cls = lazy_class(py, &CLS, "datetime", "datetime")?;
+    static PRECISE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("tzinfo", utc(py)?)?;
+    let cls = match nanosecond {
+        Some(ns) => {
+            kwargs.set_item("nanosecond", ns)?;
+            lazy_class(py, &PRECISE, "cmp.asn1", "PreciseDatetime")?
+        }
+        None => lazy_class(py, &CLS, "datetime", "datetime")?,
+    };
     cls.call(
         (
             dt.year(),
@@ -200,20 +211,31 @@ fn datetime_from_py(obj: &Bound<'_, PyAny>) -> PyResult<(asn1::DateTime, u32)> {
     Ok((dt, get("microsecond")?))
 }
 
-/// GeneralizedTime (fractions allowed, as in messageTime) is a UTC `datetime`.
-impl ToPy for asn1::GeneralizedTime {
+/// GeneralizedTime (fractions allowed, as in messageTime) is a UTC `datetime`;
+/// one with nanoseconds past the microseconds (a seventh to ninth fractional
+/// digit) a `cmp.asn1.PreciseDatetime` that keeps them, so that the value
+/// encodes back to the very digits it was read from.
+impl ToPy for GeneralizedTime {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        datetime_to_py(
-            py,
-            self.as_datetime(),
-            self.nanoseconds().unwrap_or(0) / 1000,
-        )
+        let nanos = self.0.nanoseconds().unwrap_or(0);
+        let beyond = Some(nanos % 1000).filter(|&n| n != 0);
+        datetime_to_py(py, self.0.as_datetime(), nanos / 1000, beyond)
     }
 }
-impl FromPy<'_> for asn1::GeneralizedTime {
+impl FromPy<'_> for GeneralizedTime {
     fn from_py(obj: &Bound<'_, PyAny>, _: &Bump) -> PyResult<Self> {
         let (dt, micros) = datetime_from_py(obj)?;
-        asn1::GeneralizedTime::new(dt, (micros > 0).then_some(micros * 1000))
+        static PRECISE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let precise = lazy_class(obj.py(), &PRECISE, "cmp.asn1", "PreciseDatetime")?;
+        // Read from `obj` itself: a time zone shifts by whole microseconds.
+        let beyond: u32 = if obj.is_instance(&precise)? {
+            obj.getattr("nanosecond")?.extract()?
+        } else {
+            0
+        };
+        let nanos = micros * 1000 + beyond;
+        asn1::GeneralizedTime::new(dt, (nanos > 0).then_some(nanos))
+            .map(GeneralizedTime)
             .map_err(|_| PyValueError::new_err("invalid GeneralizedTime"))
     }
 }
@@ -224,9 +246,9 @@ impl ToPy for Time {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let dt = match self {
             Time::UtcTime(t) => t.as_datetime(),
-            Time::GeneralTime(t) => t.as_datetime(),
+            Time::GeneralTime(t) => t.0.as_datetime(),
         };
-        datetime_to_py(py, dt, 0)
+        datetime_to_py(py, dt, 0, None)
     }
 }
 impl FromPy<'_> for Time {
@@ -237,7 +259,7 @@ impl FromPy<'_> for Time {
             asn1::UtcTime::new(dt).map(Time::UtcTime).map_err(bad)
         } else {
             asn1::X509GeneralizedTime::new(dt)
-                .map(Time::GeneralTime)
+                .map(|t| Time::GeneralTime(X509GeneralizedTime(t)))
                 .map_err(bad)
         }
     }
@@ -287,7 +309,7 @@ macro_rules! with_type {
             "GeneralName" => GeneralName<'a>,
             "GeneralNames" => GeneralNames<'a>,
             "Time" => Time,
-            "GeneralizedTime" => asn1::GeneralizedTime,
+            "GeneralizedTime" => GeneralizedTime,
             "CertReqMessages" => CertReqMessages<'a>,
             "CertReqMsg" => CertReqMsg<'a>,
             "CertRequest" => CertRequest<'a>,

@@ -17,10 +17,13 @@ with cmpkit's own code.
 
 from __future__ import annotations
 
+import copy as copy_module
 import ctypes
 import ctypes.util
+import dataclasses
 import datetime
 import hashlib
+import pickle
 import shutil
 import subprocess
 import sys
@@ -172,14 +175,6 @@ def protected_part_by_hand(der: bytes) -> bytes:
     return seq(der[header.start : body.end])
 
 
-def without_empty_extra_certs(der: bytes) -> bytes:
-    """The PKIMessage with a trailing empty ``[1] SEQUENCE {}`` removed."""
-    elements = message_elements(der)
-    last = elements[-1]
-    assert der[last.start : last.end] == b"\xa1\x02\x30\x00"
-    return seq(der[elements[0].start : last.start])
-
-
 # ---------------------------------------------------------------------------
 # OpenSSL's own CMP decoder, through libcrypto
 # ---------------------------------------------------------------------------
@@ -253,8 +248,8 @@ def openssl_cli() -> str:
 # ---------------------------------------------------------------------------
 
 #: Vectors whose extraCerts is an EMPTY SEQUENCE (OpenSSL sends that although
-#: the RFC says SIZE (1..MAX)): the bytes round-trip, but a message rebuilt
-#: from its values has no extraCerts at all (``extra_certs`` is ``()``).
+#: the RFC says SIZE (1..MAX)): ``extra_certs`` is ``EMPTY_EXTRA_CERTS``, and
+#: the message rebuilt from its values has the empty SEQUENCE again.
 EMPTY_EXTRA_CERTS = {"protect_data/IR_protected.der", "vfy_data/IR_protected.der"}
 
 
@@ -270,11 +265,8 @@ def assert_round_trips(der: bytes, label: str) -> PKIMessage:
     assert msg.to_der() == der, label
     assert msg.protected_part() == protected_part_by_hand(der), label
     rebuilt = PKIMessage(msg.header, msg.body, msg.protection, msg.extra_certs)
-    if label in EMPTY_EXTRA_CERTS:
-        assert msg.extra_certs == ()
-        assert rebuilt.to_der() == without_empty_extra_certs(der), label
-    else:
-        assert rebuilt.to_der() == der, label
+    assert (msg.extra_certs is cmp.message.EMPTY_EXTRA_CERTS) == (label in EMPTY_EXTRA_CERTS)
+    assert rebuilt.to_der() == der, label
     assert rebuilt.protected_part() == msg.protected_part(), label
     return msg
 
@@ -299,7 +291,7 @@ def test_conformance_csr_is_not_a_pkimessage(conformance_dir: Path) -> None:
     assert "PKIHeader" in info.value.path
 
 
-def test_empty_extra_certs_sequence_is_kept_in_bytes_and_dropped_from_values(
+def test_empty_extra_certs_sequence_openssl_sends_round_trips_through_values(
     conformance_dir: Path,
 ) -> None:
     for name in EMPTY_EXTRA_CERTS:
@@ -307,10 +299,12 @@ def test_empty_extra_certs_sequence_is_kept_in_bytes_and_dropped_from_values(
         assert der.endswith(b"\xa1\x02\x30\x00")
         msg = PKIMessage.from_der(der)
         assert msg.to_der() == der
-        assert msg.extra_certs == ()
+        assert msg.extra_certs == () and msg.extra_certs is cmp.message.EMPTY_EXTRA_CERTS
         rebuilt = PKIMessage(msg.header, msg.body, msg.protection, msg.extra_certs).to_der()
-        assert rebuilt == without_empty_extra_certs(der)
-        assert PKIMessage.from_der(rebuilt).protected_part() == msg.protected_part()
+        assert rebuilt == der
+        # An empty tuple, the default, leaves extraCerts out.
+        plain = PKIMessage(msg.header, msg.body, msg.protection, ()).to_der()
+        assert plain == seq(b"".join(der[e.start : e.end] for e in message_elements(der)[:-1]))
 
 
 @pytest.mark.parametrize("protection", PROTECTIONS)
@@ -1342,7 +1336,6 @@ def test_fail_info_bits_are_encoded_in_rfc_order() -> None:
     "body, field",
     [
         (PKIBody("bogus", None), "unknown alternative"),
-        (PKIBody("ir", ()), "at least 1"),
         (PKIBody("ir", (CertReqMsg(CertRequest("0", CertTemplate())),)), "CertRequest.cert_req_id"),
         (PKIBody("cann", b"\x04\x00"), "SEQUENCE"),
         (PKIBody("genm", (InfoTypeAndValue("not an oid"),)), "InfoTypeAndValue.info_type"),
@@ -1379,14 +1372,8 @@ def decodes_fully_or_raises_decode_error(der: bytes) -> PKIMessage | None:
         return None
     assert msg.to_der() == der
     assert msg.protected_part() == protected_part_by_hand(der)
-    try:
-        rebuilt = PKIMessage(msg.header, msg.body, msg.protection, msg.extra_certs).to_der()
-    except EncodeError as e:
-        # Like OpenSSL, decoding accepts an empty SEQUENCE where the RFC says
-        # SIZE (1..MAX) (common.rs SeqOf); values cannot be built that way.
-        assert "needs at least 1 element(s), got 0" in str(e)
-    else:
-        assert rebuilt == der
+    rebuilt = PKIMessage(msg.header, msg.body, msg.protection, msg.extra_certs).to_der()
+    assert rebuilt == der
     return msg
 
 
@@ -1448,13 +1435,74 @@ def test_time_before_2050_as_generalized_time_is_accepted_and_normalised() -> No
     assert A.encode("OptionalValidity", value) == seq(tlv(0xA0, tlv(0x17, b"300101000000Z")))
 
 
-def test_generalized_time_beyond_microseconds_is_truncated_to_microseconds() -> None:
-    """Python datetimes carry microseconds: nanosecond digits of a decoded
-    messageTime are dropped in the value (never in the message's own bytes)."""
-    der = tlv(0x18, b"20260101000000.123456789Z")
+@pytest.mark.parametrize("fraction", ["1234567", "12345678", "123456789", "0000001", "9"])
+def test_generalized_time_finer_than_microseconds_re_encodes_to_its_digits(
+    fraction: str,
+) -> None:
+    """DER lets a GeneralizedTime carry any number of fractional digits
+    (X.690 11.7.3, no trailing zeros), and OpenSSL takes them. A datetime
+    holds microseconds; the nanoseconds past them are kept in a PreciseDatetime."""
+    der = tlv(0x18, f"20260101000000.{fraction}Z".encode())
     value = A.decode("GeneralizedTime", der)
-    assert value.microsecond == 123456
-    assert A.encode("GeneralizedTime", value) == tlv(0x18, b"20260101000000.123456Z")
+    nanos = int(fraction.ljust(9, "0"))
+    assert value.microsecond == nanos // 1000
+    assert isinstance(value, A.PreciseDatetime) == (nanos % 1000 != 0)
+    assert getattr(value, "nanosecond", 0) == nanos % 1000
+    assert A.encode("GeneralizedTime", value) == der
+
+
+def test_precise_datetime_is_a_datetime_that_keeps_its_nanoseconds() -> None:
+    utc = datetime.timezone.utc
+    value = A.PreciseDatetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=utc, nanosecond=789)
+    assert value == datetime.datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=utc)
+    assert repr(value).endswith("123456, tzinfo=datetime.timezone.utc, nanosecond=789)")
+    for copy in (pickle.loads(pickle.dumps(value)), copy_module.deepcopy(value)):
+        assert type(copy) is A.PreciseDatetime and copy.nanosecond == 789
+    # In another time zone it is the same instant, to the nanosecond.
+    elsewhere = A.PreciseDatetime(
+        2026, 1, 1, 1, 0, 0, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=1)),
+        nanosecond=789,
+    )  # fmt: skip
+    expected = tlv(0x18, b"20260101000000.123456789Z")
+    assert A.encode("GeneralizedTime", elsewhere) == expected
+    # Arithmetic works to the microsecond, as on any datetime.
+    later = value + datetime.timedelta(seconds=1)
+    assert A.encode("GeneralizedTime", later) == tlv(0x18, b"20260101000001.123456Z")
+    with pytest.raises(ValueError, match="nanosecond"):
+        A.PreciseDatetime(2026, 1, 1, nanosecond=1000)
+
+
+def test_generalized_time_with_more_than_nine_fractional_digits_is_a_decode_error() -> None:
+    """Valid DER that the core does not read (the ``asn1`` crate stops at
+    nanoseconds): refused with the place, never truncated."""
+    with pytest.raises(DecodeError):
+        A.decode("GeneralizedTime", tlv(0x18, b"20260101000000.1234567891Z"))
+
+
+@pytest.mark.parametrize(
+    ("type_name", "der", "path"),
+    [
+        ("GeneralizedTime", tlv(0x18, b"00000101000000Z"), "GeneralizedTime"),
+        ("Time", tlv(0x18, b"00001231235959Z"), "Time"),
+        ("OptionalValidity", seq(tlv(0xA1, tlv(0x18, b"00000101000000Z"))), "not_after"),
+        (
+            "PKIHeader",
+            seq(b"\x02\x01\x02", tlv(0xA4, seq()), tlv(0xA4, seq()),
+                tlv(0xA0, tlv(0x18, b"00000101000000.5Z"))),
+            "message_time",
+        ),
+    ],
+)  # fmt: skip
+def test_time_of_year_0_is_a_decode_error_naming_the_field(
+    type_name: str, der: bytes, path: str
+) -> None:
+    """Four digits can say year 0000, which no datetime holds (they start at
+    year 1): refused while decoding, with the ASN.1 path, not a ValueError later."""
+    with pytest.raises(DecodeError) as info:
+        A.decode(type_name, der)
+    assert path in info.value.path
+    one = der.replace(b"0000", b"0001", 1)
+    assert A.encode(type_name, A.decode(type_name, one)) == one
 
 
 def pkiconf_header(captured: CapturedMessages) -> bytes:
@@ -1676,21 +1724,75 @@ def test_limits_also_guard_asn1_decode(restore_limits: tuple[int, int, int]) -> 
         A.decode("PKIFreeText", der)
 
 
-def test_empty_size_one_sequences_decode_but_cannot_be_rebuilt_from_values(
-    captured_messages: CapturedMessages,
+def _msg(body: bytes, *rest: bytes, header_extra: bytes = b"") -> bytes:
+    """A PKIMessage with a minimal header (pvno 2, empty directoryNames)."""
+    header = seq(b"\x02\x01\x02", tlv(0xA4, seq()), tlv(0xA4, seq()), header_extra)
+    return seq(header, body, *rest)
+
+
+_EMPTY = seq()
+_STATUS = seq(b"\x02\x01\x00")
+_PKICONF = tlv(0xB3, b"\x05\x00")
+
+#: Every SEQUENCE SIZE (1..MAX) OF of CMP and CRMF, empty, in a message (and
+#: where it lands in the values). OpenSSL's d2i_OSSL_CMP_MSG takes each of
+#: them and i2d_OSSL_CMP_MSG writes it back as it was.
+EMPTY_SIZE_ONE_LISTS = {
+    "extraCerts": _msg(_PKICONF, tlv(0xA1, _EMPTY)),
+    "generalInfo": _msg(_PKICONF, header_extra=tlv(0xA8, _EMPTY)),
+    "freeText": _msg(_PKICONF, header_extra=tlv(0xA7, _EMPTY)),
+    "ir": _msg(tlv(0xA0, _EMPTY)),
+    "controls": _msg(tlv(0xA0, seq(seq(seq(b"\x02\x01\x00", _EMPTY, _EMPTY))))),
+    "regInfo": _msg(tlv(0xA0, seq(seq(seq(b"\x02\x01\x00", _EMPTY), _EMPTY)))),
+    "caPubs": _msg(tlv(0xA1, seq(tlv(0xA1, _EMPTY), _EMPTY))),
+    "rp status": _msg(tlv(0xAC, seq(_EMPTY))),
+    "rp revCerts": _msg(tlv(0xAC, seq(seq(_STATUS), tlv(0xA0, _EMPTY)))),
+    "rp crls": _msg(tlv(0xAC, seq(seq(_STATUS), tlv(0xA1, _EMPTY)))),
+    "statusString": _msg(tlv(0xB7, seq(seq(b"\x02\x01\x00", _EMPTY)))),
+    "errorDetails": _msg(tlv(0xB7, seq(_STATUS, _EMPTY))),
+    "krp caCerts": _msg(tlv(0xAA, seq(_STATUS, tlv(0xA1, _EMPTY)))),
+    "krp keyPairHist": _msg(tlv(0xAA, seq(_STATUS, tlv(0xA2, _EMPTY)))),
+    "pollRep reason": _msg(tlv(0xBA, seq(seq(b"\x02\x01\x00", b"\x02\x01\x01", _EMPTY)))),
+    "nested": _msg(tlv(0xB4, _EMPTY)),
+    "nested extraCerts": _msg(tlv(0xB4, seq(_msg(_PKICONF, tlv(0xA1, _EMPTY))))),
+}
+
+
+@pytest.mark.parametrize("where", list(EMPTY_SIZE_ONE_LISTS))
+def test_empty_size_one_sequence_decodes_to_an_empty_tuple_and_back_like_openssl(
+    where: str, libcrypto: LibCrypto
 ) -> None:
-    """Decoding accepts an empty SEQUENCE SIZE (1..MAX) (OpenSSL sends empty
-    extraCerts), so an ir with no CertReqMsg decodes and round-trips as bytes;
-    building one from values is refused."""
-    der = bytearray(captured_messages["pbm"]["genp"][0])
-    body = message_elements(bytes(der))[1]
-    assert der[body.start : body.end] == b"\xb6\x02\x30\x00"  # genp with no ITAV
-    der[body.start] = 0xA0  # ir with no CertReqMsg
-    msg = PKIMessage.from_der(bytes(der))
-    assert msg.body == PKIBody("ir", ())
-    assert msg.to_der() == bytes(der)
-    with pytest.raises(EncodeError, match="at least 1"):
-        PKIMessage(msg.header, msg.body, msg.protection).to_der()
+    """RFC 9810 says SIZE (1..MAX) for these lists, but OpenSSL sends an empty
+    extraCerts and its own decoder takes and writes back every one of them
+    empty: cmpkit decodes each to ``()`` (absent stays ``None``) and encodes
+    ``()`` as the empty SEQUENCE, so the values re-encode to the bytes."""
+    der = EMPTY_SIZE_ONE_LISTS[where]
+    assert libcrypto.reencode(der)[1] == der
+    msg = decodes_fully_or_raises_decode_error(der)
+    assert msg is not None
+    values = [msg.header, msg.body.value, msg.extra_certs]
+    if msg.body.kind == "nested":
+        values += [msg.body.value[0].extra_certs] if msg.body.value else []
+    assert () in [v for v in _values_in(values) if isinstance(v, tuple)]
+
+
+def _values_in(values: list[Any]) -> Iterator[Any]:
+    """The values and every field of the dataclasses among them, recursively."""
+    for value in values:
+        yield value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from _values_in([getattr(value, f.name) for f in dataclasses.fields(value)])
+        elif isinstance(value, tuple):
+            yield from _values_in(list(value))
+
+
+def test_empty_list_built_from_values_is_encoded_as_an_empty_sequence() -> None:
+    h = PKIHeader(2, GeneralName("dNSName", "a"), GeneralName("dNSName", "b"), free_text=())
+    der = PKIMessage(h, PKIBody("ir", ())).to_der()
+    assert tlv(0xA7, _EMPTY) in der and der.endswith(tlv(0xA0, _EMPTY))
+    assert PKIMessage.from_der(der).header.free_text == ()
+    absent = PKIMessage(PKIHeader(2, h.sender, h.recipient), PKIBody("ir", ())).to_der()
+    assert b"\xa7" not in absent  # None leaves the OPTIONAL list out
 
 
 def test_directory_name_from_cryptography_name() -> None:

@@ -11,6 +11,7 @@ and the known.py entry are updated).
 
 from __future__ import annotations
 
+import datetime
 import io
 import sys
 from pathlib import Path
@@ -25,15 +26,21 @@ from cmp.asn1 import (
     CertOrEncCert,
     CertResponse,
     CertTemplate,
+    FailInfo,
     GeneralName,
     PKIBody,
     PKIHeader,
+    PKIStatus,
     PKIStatusInfo,
+    PreciseDatetime,
 )
 from cmp.dn import DNSyntaxError, parse_dn
+from cmp.message import EMPTY_EXTRA_CERTS
 from cmp.names import name_from_der
 from cmp.passphrase import PassphraseSource
 from cmp.protection import signer_candidates, verify
+from cmp.server import MockServer
+from cmp.verify import ChainValidator, VerificationError
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # fuzz/ is not installed: import it from the checkout
@@ -43,6 +50,7 @@ from fuzz.python.driver import Runner, fuzz, signature_of  # noqa: E402
 from fuzz.python.known import known_issue  # noqa: E402
 from fuzz.python.pki import credential  # noqa: E402
 from fuzz.python.run import TARGETS, load_target  # noqa: E402
+from fuzz.python.target_server import _configs as server_configs  # noqa: E402
 
 REGRESSIONS = REPO / "fuzz" / "python" / "regressions"
 
@@ -210,40 +218,30 @@ def test_passphrase_fallback_warning_does_not_show_the_argument(argument: str) -
     assert secret not in warnings[0]
 
 
-# --- known issues of other parts (fuzz/python/known.py) -------------------------------------
+# --- fixed: protection and the mock server refuse what they cannot read ---------------------
 
 
-def _regression(name: str) -> bytes:
-    return (REGRESSIONS / name).read_bytes()
+def _inputs(target: str) -> list[str]:
+    return [p.name for p in sorted((REGRESSIONS / target).glob("*.bin"))]
 
 
-@pytest.mark.xfail(strict=True, reason="rust decoder: SEQUENCE SIZE (1..MAX) OF with no element")
-def test_decoder_refuses_empty_extra_certs() -> None:
-    with pytest.raises(DecodeError):
-        PKIMessage.from_der(_regression("message/empty-extra-certs.bin"))
+@pytest.mark.parametrize("name", _inputs("protection"))
+def test_protection_verify_raises_only_protection_error(name: str) -> None:
+    assert signature_of(load_target("protection"), _regression(f"protection/{name}")) is None
 
 
-@pytest.mark.xfail(strict=True, reason="rust decoder: SEQUENCE SIZE (1..MAX) OF with no element")
-def test_decoder_refuses_an_empty_list_of_cert_statuses() -> None:
-    with pytest.raises(DecodeError):
-        PKIMessage.from_der(_regression("message/empty-sequence-of.bin"))
+@pytest.mark.parametrize("name", _inputs("server"))
+def test_server_answers_with_a_refusal_that_decodes(name: str) -> None:
+    assert signature_of(load_target("server"), _regression(f"server/{name}")) is None
 
 
-@pytest.mark.xfail(strict=True, reason="rust decoder: year 0 passes the check, fails decoding")
-def test_decoder_refuses_a_generalized_time_of_year_0() -> None:
-    with pytest.raises(DecodeError):
-        PKIMessage.from_der(_regression("message/year-0-message-time.bin"))
+def _request(name: str) -> PKIMessage:
+    """The message of a committed input (after its selector byte)."""
+    return PKIMessage.from_der(_regression(name)[1:])
 
 
-@pytest.mark.xfail(strict=True, reason="rust decoder: fractional seconds past microseconds lost")
-def test_decoded_time_with_nanoseconds_re_encodes_to_its_bytes() -> None:
-    der = _regression("message/time-with-nanoseconds.bin")
-    msg = PKIMessage.from_der(der)
-    assert PKIMessage(msg.header, msg.body).to_der() == der
-
-
-@pytest.mark.xfail(strict=True, reason="protection.py/certinfo.py: InvalidVersion escapes")
 def test_signer_candidates_skip_a_certificate_of_an_unknown_version() -> None:
+    # cryptography's InvalidVersion is no ValueError: it escaped certinfo.load_der.
     msg = _message(PKIBody("pkiconf", None), (_with_version(credential("root").cert, 54),))
     sender = credential("root").cert.subject.public_bytes()
     header = PKIHeader(2, GeneralName("directoryName", sender), msg.header.recipient)
@@ -251,20 +249,124 @@ def test_signer_candidates_skip_a_certificate_of_an_unknown_version() -> None:
     assert signer_candidates(msg) == []
 
 
-def _inputs(target: str) -> list[str]:
-    return [p.name for p in sorted((REGRESSIONS / target).glob("*.bin"))]
+@pytest.mark.parametrize(
+    "name",
+    [
+        "protection/signer-duplicate-subject-key-id.bin",  # DuplicateExtension, by senderKID
+        "server/signer-subject-with-bit-string.bin",  # TypeError, by sender name
+    ],
+)
+def test_signer_candidates_skip_a_certificate_whose_subject_or_extensions_do_not_decode(
+    name: str,
+) -> None:
+    assert signer_candidates(_request(name)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="protection.py/certinfo.py: cryptography's exceptions")
-@pytest.mark.parametrize("name", _inputs("protection"))
-def test_protection_verify_raises_only_protection_error(name: str) -> None:
-    assert signature_of(load_target("protection"), _regression(f"protection/{name}")) is None
+@pytest.mark.parametrize(
+    "name", ["server/signer-key-is-malformed.bin", "server/signer-key-of-unknown-curve.bin"]
+)
+def test_verify_with_a_signer_key_that_cannot_be_used_raises_protection_error(name: str) -> None:
+    # cert.public_key() raised ValueError or cryptography's UnsupportedAlgorithm.
+    msg = _request(name)
+    (cert,) = signer_candidates(msg)
+    with pytest.raises(ProtectionError, match="public key cannot be used"):
+        verify(msg, cert=cert)
 
 
-@pytest.mark.xfail(strict=True, reason="server.py: 'internal error' or an undecodable answer")
-@pytest.mark.parametrize("name", _inputs("server"))
-def test_server_answers_with_a_refusal_that_decodes(name: str) -> None:
-    assert signature_of(load_target("server"), _regression(f"server/{name}")) is None
+def test_chain_validation_of_a_certificate_whose_issuer_is_no_name_fails() -> None:
+    msg = _request("server/chain-cert-issuer-is-no-name.bin")
+    bad = x509.load_der_x509_certificate(msg.extra_certs[0])
+    validator = ChainValidator([credential("root").cert])
+    with pytest.raises(VerificationError, match="does not decode"):
+        validator.validate(bad)
+    # as an untrusted certificate it is left out
+    good = credential("client-ec").cert
+    assert validator.validate(good, [bad]) == [good, credential("root").cert]
+
+
+def _answer(name: str) -> PKIMessage:
+    """The mock server's answer to a committed server input as it is, under
+    the configuration of the harness its selector byte picks."""
+    data = _regression(f"server/{name}.bin")
+    server = MockServer(server_configs()[data[0] & 3])
+    return PKIMessage.from_der(server.handle(data[1:]))
+
+
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [
+        ("sender-name-is-no-name", "sender is no valid Name"),
+        ("cert-id-issuer-is-no-name", "certDetails issuer is no valid Name"),
+    ],
+)
+def test_server_refuses_a_name_that_is_no_name_as_bad_data_format(name: str, detail: str) -> None:
+    # OpenSSL could not decode such a message at all.
+    rsp = _answer(name)
+    assert rsp.body_type == "error"
+    content = rsp.body.value
+    assert content.pki_status_info.fail_info == FailInfo.badDataFormat
+    assert any(detail in d for d in content.error_details)
+
+
+def test_server_rejects_a_p10cr_csr_of_an_unknown_version_for_bad_pop() -> None:
+    # as OpenSSL: the CSR's signature does not verify ("request not accepted")
+    rsp = _answer("p10cr-csr-of-version-4")
+    status = rsp.body.value.response[0].status
+    assert status.status == PKIStatus.rejection and status.fail_info == FailInfo.badPOP
+    assert status.status_string == ("request not accepted",)
+
+
+def test_server_answer_to_a_request_too_deep_to_decode_has_a_null_dn_recipient() -> None:
+    # The sender, decoded with the header alone, is one level too deep for an
+    # answer that names it as recipient: the answer names the NULL-DN instead.
+    rsp = _answer("too-deep-request-echoed")
+    assert rsp.body_type == "error"
+    assert rsp.header.recipient == GeneralName("directoryName", b"\x30\x00")
+    assert any("nesting deeper than" in d for d in rsp.body.value.error_details)
+
+
+# --- fixed: the Rust decoder (empty SIZE (1..MAX) lists, GeneralizedTime) -----------------
+
+
+def _regression(name: str) -> bytes:
+    return (REGRESSIONS / name).read_bytes()
+
+
+def _rebuilt(msg: PKIMessage) -> bytes:
+    return PKIMessage(msg.header, msg.body, msg.protection, msg.extra_certs).to_der()
+
+
+def test_empty_extra_certs_re_encode_from_the_values_as_openssl_sends_them() -> None:
+    # OpenSSL sends extraCerts [1] SEQUENCE {} (RFC 9810: SIZE (1..MAX)) and
+    # takes it: decoded, not refused; the values dropped it on re-encoding.
+    der = _regression("message/empty-extra-certs.bin")
+    msg = PKIMessage.from_der(der)
+    assert msg.extra_certs == () and msg.extra_certs is EMPTY_EXTRA_CERTS
+    assert _rebuilt(msg) == der
+
+
+def test_empty_size_one_list_decodes_to_an_empty_tuple_that_re_encodes() -> None:
+    # generalInfo [8] SEQUENCE {}: encoding the decoded () raised EncodeError.
+    der = _regression("message/empty-sequence-of.bin")
+    msg = PKIMessage.from_der(der)
+    assert msg.header.general_info == () and msg.body == PKIBody("certConf", ())
+    assert _rebuilt(msg) == der
+
+
+def test_decoder_refuses_a_generalized_time_of_year_0() -> None:
+    # It passed the check, then decoding the header raised a bare ValueError.
+    with pytest.raises(DecodeError) as info:
+        PKIMessage.from_der(_regression("message/year-0-message-time.bin"))
+    assert "message_time" in info.value.path
+
+
+def test_decoded_time_with_nanoseconds_re_encodes_to_its_bytes() -> None:
+    der = _regression("message/time-with-nanoseconds.bin")  # 20240101000000.1234567Z
+    msg = PKIMessage.from_der(der)
+    time = msg.header.message_time
+    assert time == datetime.datetime(2024, 1, 1, 0, 0, 0, 123456, datetime.timezone.utc)
+    assert isinstance(time, PreciseDatetime) and time.nanosecond == 700
+    assert PKIMessage(msg.header, msg.body).to_der() == der
 
 
 def test_verify_of_an_unprotected_message_raises_protection_error() -> None:

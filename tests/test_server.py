@@ -28,16 +28,22 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from inprocess_pki import server_config
 from openssl_harness import Pki
 
-from cmp import protection
+from cmp import algorithms, protection
 from cmp.asgi import CMPApp, normalize_path
 from cmp.asn1 import (
     ErrorMsgContent,
     FailInfo,
     GeneralName,
+    OptionalValidity,
     PKIBody,
     PKIStatus,
     PKIStatusInfo,
+    POPOSigningKey,
+    POPOSigningKeyInput,
+    POPOSigningKeyInputAuthInfo,
     ProofOfPossession,
+    decode,
+    encode,
 )
 from cmp.headers import IMPLICIT_CONFIRM, has_implicit_confirm, new_transaction_id, request_header
 from cmp.message import PKIMessage
@@ -49,6 +55,7 @@ from cmp.requests import (
     genm_body,
     poll_req_body,
     rr_body,
+    sign,
 )
 from cmp.server import MockServer, MockServerConfig, MockServerConfigError
 
@@ -414,6 +421,68 @@ def test_raverified_needs_accept_raverified(pki: Pki) -> None:
 def test_missing_popo_is_rejected(pki: Pki, server: MockServer) -> None:
     rsp = answer(server, pbm_client(pki).message(ir_body(pki, popo=-1)))
     assert first_response(rsp).status.status_string == ("popo missing",)
+
+
+def _generalized_times(der: bytes) -> bytes:
+    """``der`` with every UTCTime written as a GeneralizedTime (valid DER for
+    a CRMF Time, which the decoded datetime re-encodes as a UTCTime)."""
+    out, pos = bytearray(), 0
+    while pos < len(der):
+        tag, length, start = der[pos], der[pos + 1], pos + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, start = int.from_bytes(der[start : start + count], "big"), start + count
+        content = der[start : start + length]
+        if tag == 0x17:
+            tag, content = 0x18, b"20" + content
+        elif tag & 0x20:  # constructed
+            content = _generalized_times(content)
+        out += bytes([tag]) + _length(len(content)) + content
+        pos = start + length
+    return bytes(out)
+
+
+def test_popo_signature_is_verified_over_the_received_cert_request(pki: Pki) -> None:
+    # RFC 4211 §4.1: the signature is over the DER of the CertRequest as
+    # sent. Re-encoding the decoded values gives other bytes here.
+    crm = ir_body(pki).value[0]
+    validity = OptionalValidity(datetime.datetime(2030, 1, 2, tzinfo=datetime.timezone.utc))
+    template = dataclasses.replace(crm.cert_req.cert_template, validity=validity)
+    cert_req = dataclasses.replace(crm.cert_req, cert_template=template)
+    received = _generalized_times(encode("CertRequest", cert_req))
+    assert encode("CertRequest", decode("CertRequest", received)) != received
+    alg = algorithms.signature_algorithm_for_key(pki.new_key, "sha256")
+    signature = sign(pki.new_key, alg, received)
+    popo = ProofOfPossession("signature", POPOSigningKey(None, alg, signature))
+    body = PKIBody("ir", (dataclasses.replace(crm, cert_req=cert_req, popo=popo),))
+    server = MockServer(server_config(pki, accept_unprotected=True))
+    request = _generalized_times(pbm_client(pki).message(body, protect=False).to_der())
+    status = first_response(answer(server, request)).status
+    assert status.status == PKIStatus.accepted, status
+
+
+def test_popo_signature_over_poposk_input_is_verified(pki: Pki, server: MockServer) -> None:
+    # RFC 4211 §4.1: without a subject in the template, the signature is over
+    # poposkInput (its DER as a SEQUENCE, not as the [0] it is sent with).
+    crm = ir_body(pki).value[0]
+    template = dataclasses.replace(crm.cert_req.cert_template, subject=None)
+    sender = GeneralName.directory_name(pki.enrolled.cert.subject)
+    poposk_input = POPOSigningKeyInput(
+        POPOSigningKeyInputAuthInfo("sender", sender), template.public_key
+    )
+    alg = algorithms.signature_algorithm_for_key(pki.new_key, "sha256")
+    signed = sign(pki.new_key, alg, encode("POPOSigningKeyInput", poposk_input))
+    cert_req = dataclasses.replace(crm.cert_req, cert_template=template)
+
+    def status_with(signature: bytes) -> PKIStatusInfo:
+        popo = ProofOfPossession("signature", POPOSigningKey(poposk_input, alg, signature))
+        body = PKIBody("ir", (dataclasses.replace(crm, cert_req=cert_req, popo=popo),))
+        status: PKIStatusInfo = first_response(answer(server, pbm_client(pki).message(body))).status
+        return status
+
+    assert status_with(signed).status == PKIStatus.accepted
+    forged = status_with(bytes(len(signed)))
+    assert forged.status == PKIStatus.rejection and forged.fail_info == FailInfo.badPOP
 
 
 # --- configured answers --------------------------------------------------------------------

@@ -9,7 +9,12 @@ Rules (the native core converts both ways by them):
   ``value``;
 - SEQUENCE OF is a ``tuple``; INTEGER ``int``; BOOLEAN ``bool``; NULL
   ``None``; OCTET STRING ``bytes``; UTF8String/IA5String ``str``; OBJECT
-  IDENTIFIER the dotted ``str``; GeneralizedTime/Time a UTC ``datetime``;
+  IDENTIFIER the dotted ``str``; GeneralizedTime/Time a UTC ``datetime``
+  (a :class:`PreciseDatetime` for a GeneralizedTime finer than microseconds);
+- a SEQUENCE OF that is present but empty is ``()`` and encodes back as an
+  empty SEQUENCE, also where the RFC says SIZE (1..MAX): OpenSSL sends and
+  accepts such lists (an empty extraCerts), and decoded values re-encode to
+  their bytes;
 - BIT STRINGs that carry octets (signatures, MACs, PKIProtection) are
   ``bytes``; PKIFailureInfo is an ``int`` bit mask (:class:`FailInfo`); any
   other BIT STRING is :class:`BitString`;
@@ -19,6 +24,7 @@ Rules (the native core converts both ways by them):
 
 from __future__ import annotations
 
+import copyreg
 import datetime
 import enum
 from dataclasses import dataclass
@@ -79,6 +85,7 @@ __all__ = [
     "POPOSigningKeyInputAuthInfo",
     "PollRepEntry",
     "PollReqEntry",
+    "PreciseDatetime",
     "ProofOfPossession",
     "ProtectedPart",
     "RevAnnContent",
@@ -166,6 +173,41 @@ class FailInfo(enum.IntFlag):
 
 
 # --- PKIX ------------------------------------------------------------------------
+
+
+class PreciseDatetime(datetime.datetime):
+    """A ``datetime`` that also keeps the nanoseconds past its microseconds:
+    a GeneralizedTime (messageTime, RevAnnContent) may carry more fractional
+    digits than ``datetime`` does (DER allows any number; the core reads up
+    to nine), and its value must encode back to the very digits. Decoding
+    makes one only for a time with a seventh to ninth fractional digit.
+    Comparison, hashing and arithmetic are those of ``datetime`` (to the
+    microsecond); what arithmetic or ``replace`` returns has ``nanosecond`` 0.
+    """
+
+    __slots__ = ("_nanosecond",)
+    _nanosecond: int
+
+    def __new__(cls, *args: Any, nanosecond: int = 0, **kwargs: Any) -> PreciseDatetime:
+        if not 0 <= nanosecond <= 999:
+            raise ValueError(f"nanosecond must be in 0..999, not {nanosecond}")
+        self = super().__new__(cls, *args, **kwargs)
+        self._nanosecond = nanosecond
+        return self
+
+    @property
+    def nanosecond(self) -> int:
+        """Nanoseconds past ``microsecond`` (0..999)."""
+        return self._nanosecond
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, nanosecond={self._nanosecond})"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        fields = (self.year, self.month, self.day, self.hour, self.minute, self.second)
+        args = (*fields, self.microsecond, self.tzinfo)
+        kwargs = {"fold": self.fold, "nanosecond": self._nanosecond}
+        return copyreg.__newobj_ex__, (type(self), args, kwargs)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

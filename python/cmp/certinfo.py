@@ -22,12 +22,13 @@ from collections import OrderedDict
 from typing import Any, Callable, TypeVar, cast
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 __all__ = [
     "MAX_CACHED",
+    "PARSE_ERRORS",
     "der",
     "is_self_signed",
     "key_spki",
@@ -36,11 +37,25 @@ __all__ = [
     "name_der",
     "spki",
     "subject_key_id",
+    "unreadable",
 ]
 
 MAX_CACHED = 4096
 """Objects whose facts are kept (first in, first out), and parsed DER kept
 (least recently used first)."""
+
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
+"""What ``cryptography`` raises when a part of a certificate or CSR it parses
+lazily (version, names, extensions, public key) does not decode: besides
+ValueError, classes that are none (a Name attribute other than
+x500UniqueIdentifier as a BIT STRING gives TypeError)."""
 
 _DER = serialization.Encoding.DER
 _SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -82,13 +97,17 @@ def der(cert: x509.Certificate) -> bytes:
 
 def load_der(data: bytes) -> x509.Certificate:
     """``x509.load_der_x509_certificate(data)``, the same object for the same
-    bytes while cached; raises ValueError for what is no certificate."""
+    bytes while cached; raises ValueError for what is no certificate (also for
+    an unknown X.509 version, cryptography's InvalidVersion)."""
     with _lock:
         cert: x509.Certificate | None = _parsed.get(data)
         if cert is not None:
             _parsed.move_to_end(data)
             return cert
-    cert = x509.load_der_x509_certificate(data)
+    try:
+        cert = x509.load_der_x509_certificate(data)
+    except x509.InvalidVersion as e:  # no ValueError
+        raise ValueError(f"certificate of unknown version: {e}") from None
     with _lock:
         _remember(_parsed, bytes(data), cert)
     _fact(cert, "der", lambda _: bytes(data))
@@ -135,12 +154,29 @@ def _ski(cert: x509.Certificate) -> bytes | None:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
         return None
+    except PARSE_ERRORS as e:  # DuplicateExtension and others are no ValueError
+        raise ValueError(f"certificate extensions do not decode: {e}") from None
 
 
 def subject_key_id(cert: x509.Certificate) -> bytes | None:
     """The subjectKeyIdentifier, or None without one; ValueError (not cached)
     when the certificate's extensions do not decode."""
     return _fact(cert, "ski", _ski)
+
+
+def _unreadable(cert: x509.Certificate) -> str | None:
+    try:
+        _ = cert.subject, cert.issuer, cert.extensions
+    except PARSE_ERRORS as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def unreadable(cert: x509.Certificate) -> str | None:
+    """Why the certificate's names or extensions do not decode (``cryptography``
+    parses them only when asked), or None when they do. A certificate with
+    such parts is one OpenSSL cannot load at all."""
+    return _fact(cert, "unreadable", _unreadable)
 
 
 def _verifies_itself(cert: x509.Certificate) -> bool:

@@ -25,7 +25,14 @@ from cmp.errors import DecodeError, EncodeError
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["BODY_TYPES", "DecodeLimits", "PKIMessage", "decode_limits", "set_decode_limits"]
+__all__ = [
+    "BODY_TYPES",
+    "EMPTY_EXTRA_CERTS",
+    "DecodeLimits",
+    "PKIMessage",
+    "decode_limits",
+    "set_decode_limits",
+]
 
 #: The RFC names of the PKIBody alternatives, in tag order ([0] ir ... [26] pollRep).
 BODY_TYPES: tuple[str, ...] = (
@@ -59,6 +66,26 @@ BODY_TYPES: tuple[str, ...] = (
 )
 
 _Bytes = Union[bytes, bytearray, memoryview]
+
+
+class _EmptyExtraCerts(tuple[bytes, ...]):
+    """The type of :data:`EMPTY_EXTRA_CERTS` (one instance, pickled by name)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY_EXTRA_CERTS"
+
+    def __reduce__(self) -> str:
+        return "EMPTY_EXTRA_CERTS"
+
+
+#: extraCerts present with no certificate, ``[1] SEQUENCE {}``: OpenSSL sends
+#: that in some messages although RFC 9810 says SIZE (1..MAX). It is what
+#: :attr:`PKIMessage.extra_certs` of such a message returns, an empty tuple
+#: (``== ()``) that a message built with it encodes as the empty SEQUENCE,
+#: so that the message re-encodes to its bytes; ``()`` leaves extraCerts out.
+EMPTY_EXTRA_CERTS: tuple[bytes, ...] = _EmptyExtraCerts()
 
 
 class DecodeLimits(NamedTuple):
@@ -118,7 +145,9 @@ class PKIMessage:
         self._body = body
         self._body_type: str = body.kind
         self._protection = protection
-        self._extra_certs: tuple[bytes, ...] = tuple(extra_certs)
+        self._extra_certs: tuple[bytes, ...] = (
+            EMPTY_EXTRA_CERTS if extra_certs is EMPTY_EXTRA_CERTS else tuple(extra_certs)
+        )
         self._decoded = True
         self._der: bytes | None = None
         self._protected_part: bytes | None = None
@@ -141,7 +170,7 @@ class PKIMessage:
         assert self._der is not None
         header, body, protection, extra = _native.decode_message(self._der)
         self._header, self._body, self._protection = header, body, protection
-        self._extra_certs = extra or ()
+        self._extra_certs = () if extra is None else extra or EMPTY_EXTRA_CERTS
         self._decoded = True
 
     @property
@@ -169,7 +198,8 @@ class PKIMessage:
 
     @property
     def extra_certs(self) -> tuple[bytes, ...]:
-        """The DER of each certificate in extraCerts (empty when absent)."""
+        """The DER of each certificate in extraCerts (``()`` when absent,
+        :data:`EMPTY_EXTRA_CERTS` when present with none)."""
         if not self._decoded:
             self._decode()
         return self._extra_certs
@@ -191,8 +221,9 @@ class PKIMessage:
         """The DER encoding (the original bytes for a decoded message)."""
         if self._der is None:
             try:
+                present = self._extra_certs or self._extra_certs is EMPTY_EXTRA_CERTS
                 self._der = _native.assemble_message(
-                    self.protected_part(), self._protection, self._extra_certs or None
+                    self.protected_part(), self._protection, self._extra_certs if present else None
                 )
             except (TypeError, ValueError) as e:
                 raise EncodeError(str(e)) from None

@@ -475,8 +475,18 @@ def _check_key_usage(cert: x509.Certificate) -> None:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return
+    except certinfo.PARSE_ERRORS as e:
+        raise ProtectionError(f"signer certificate's extensions do not decode: {e}") from None
     if not usage.digital_signature:
         raise ProtectionError("signer certificate's keyUsage lacks digitalSignature")
+
+
+def _subject(cert: x509.Certificate) -> str:
+    """The certificate's subject for a message: quoted, or what keeps it from being read."""
+    try:
+        return repr(cert.subject.rfc4514_string())
+    except certinfo.PARSE_ERRORS:
+        return "an unreadable subject"
 
 
 def _verify_signature(message: PKIMessage, cert: x509.Certificate, ignore_keyusage: bool) -> None:
@@ -488,7 +498,10 @@ def _verify_signature(message: PKIMessage, cert: x509.Certificate, ignore_keyusa
         raise ProtectionError(str(e)) from None
     if not ignore_keyusage:
         _check_key_usage(cert)
-    public_key = cert.public_key()
+    try:
+        public_key = cert.public_key()
+    except certinfo.PARSE_ERRORS as e:  # a malformed key, an unknown curve or algorithm
+        raise ProtectionError(f"signer certificate's public key cannot be used: {e}") from None
     try:
         kind = algorithms.key_type(public_key)
     except UnsupportedAlgorithm as e:
@@ -501,9 +514,8 @@ def _verify_signature(message: PKIMessage, cert: x509.Certificate, ignore_keyusa
     try:
         verify_signature(public_key, scheme, message.protection, message.protected_part())
     except InvalidSignature:
-        subject = cert.subject.rfc4514_string()
         raise ProtectionError(
-            f"{scheme.name} signature does not verify with the certificate of {subject!r}"
+            f"{scheme.name} signature does not verify with the certificate of {_subject(cert)}"
         ) from None
     except (_CryptoUnsupported, ValueError) as e:
         raise ProtectionError(f"cannot verify {scheme.name} signature: {e}") from None
@@ -554,7 +566,9 @@ def signer_candidates(message: PKIMessage) -> list[x509.Certificate]:
     sender (a directoryName) and, when the header has a senderKID, the subject
     key identifier must equal it. A NULL-DN sender is identified by the
     senderKID alone (RFC 9810 §5.1.1). Neither the signature nor the path is
-    checked here; undecodable certificates are skipped.
+    checked here. Certificates that do not decode, or whose subject or
+    extensions do not, are skipped (OpenSSL never gets to see them); a sender
+    that is no valid Name raises :class:`cmp.DecodeError`.
     """
     header = message.header
     if header.sender.kind != "directoryName":
@@ -572,7 +586,7 @@ def signer_candidates(message: PKIMessage) -> list[x509.Certificate]:
                 continue
             if kid is not None and certinfo.subject_key_id(cert) != kid:
                 continue
-        except ValueError:  # not a certificate, or bad extensions
+        except certinfo.PARSE_ERRORS:  # not a certificate, a bad subject or extensions
             continue
         found.append(cert)
     return found

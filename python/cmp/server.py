@@ -9,7 +9,8 @@ Its behaviour is that of OpenSSL 3.0's mock server (``apps/lib/cmp_mock_srv.c``
 behind ``crypto/cmp/cmp_server.c``), re-derived from its documented options
 and observed answers:
 
-- every request is checked first: the sender must be a directoryName;
+- every request is checked first: the sender must be a directoryName
+  holding a valid Name (else badDataFormat, as for undecodable bytes);
   certConf and pollReq must belong to an open transaction; the protection
   must verify (PBM or PBMAC1 with ``srv_secret``, a signature by a
   certificate that validates against ``srv_trusted``) unless
@@ -17,7 +18,7 @@ and observed answers:
   pvno must be 2 (cmp2000; ``pvnos`` widens it); a follow-up's recipNonce
   must be the senderNonce of the server's last answer;
 - ir/cr/kur/p10cr: the proof of possession is verified (a signature over
-  the DER of the CertRequest or POPOSigningKeyInput, the CSR's own
+  the DER of the CertRequest or POPOSigningKeyInput as received, the CSR's own
   signature; raVerified only with ``accept_raverified``; a bad POPO gives
   rejection/badPOP); a kur must name ``rsp_cert`` in its oldCertID; the
   answer carries ``rsp_cert`` with the configured status, caPubs (ip only)
@@ -93,11 +94,10 @@ from cmp.asn1 import (
     PollRepEntry,
     RevRepContent,
     decode,
-    encode,
 )
 from cmp.certhash import check_cert_hash
 from cmp.dn import NULL_DN, oneline, same_name
-from cmp.errors import CMPError, ProtectionError
+from cmp.errors import CMPError, DecodeError, ProtectionError
 from cmp.headers import has_implicit_confirm, new_transaction_id, response_header
 from cmp.message import PKIMessage
 from cmp.names import name_from_der
@@ -545,6 +545,7 @@ class MockServer:
         try:
             if hdr.sender.kind != "directoryName":
                 raise _Refusal(SENDER_GENERALNAME_TYPE_NOT_SUPPORTED)
+            _read_name(hdr.sender.value, "sender")
             if kind in _STARTS:
                 if kind in _REPLY_KIND and self._lookup(hdr.transaction_id) is not None:
                     raise _Refusal(TRANSACTIONID_IN_USE)
@@ -703,7 +704,7 @@ class MockServer:
         senderKID whose key verifies the signature and whose path validates."""
         pool = list(dict.fromkeys([*msg.extra_certs, *txn.untrusted, *self._pool]))
         candidates = protection.signer_candidates(msg.with_protection(msg.protection, pool))
-        untrusted = [certinfo.load_der(c) for c in pool]
+        untrusted = _load_certs(pool)
         problems = []
         for cert in candidates:
             try:
@@ -799,7 +800,8 @@ class MockServer:
         return self.config.rsp_cert is not None or self.config.issue
 
     def _known_cert(self, issuer: bytes, serial: int) -> x509.Certificate | None:
-        """``rsp_cert`` or a certificate this server issued, by issuer and serial."""
+        """``rsp_cert`` or a certificate this server issued, by issuer (a valid
+        Name's DER, see :func:`_read_name`) and serial."""
         name = name_from_der(issuer)
         ref = self.config.rsp_cert
         if ref is not None and ref.serial_number == serial and same_name(ref.issuer, name):
@@ -824,6 +826,10 @@ class MockServer:
             raise _Refusal(MISSING_CERTID, "malformed oldCertID") from None
         known = None
         if cid.issuer.kind == "directoryName":
+            try:
+                name_from_der(cid.issuer.value)
+            except DecodeError as e:
+                raise _Refusal(MISSING_CERTID, f"malformed oldCertID issuer: {e}") from None
             known = self._known_cert(cid.issuer.value, cid.serial_number)
         if known is None:
             raise _Refusal(WRONG_CERTID)
@@ -840,6 +846,8 @@ class MockServer:
             cert_id = CertId(GeneralName("directoryName", issuer), serial)
         if self.config.send_error or not self._has_reference():
             raise _Refusal(ERROR_PROCESSING_MESSAGE)
+        if issuer is not None:
+            _read_name(issuer, "certDetails issuer")
         if issuer is not None and serial is not None and self._known_cert(issuer, serial) is None:
             raise _Refusal(REQUEST_NOT_ACCEPTED, "wrong certificate to revoke")
         si = self._status
@@ -910,7 +918,8 @@ class MockServer:
         if req.body_type == "p10cr":
             try:
                 valid = x509.load_der_x509_csr(req.body.value).is_signature_valid
-            except (ValueError, _CryptoUnsupported):
+            except certinfo.PARSE_ERRORS as e:  # InvalidVersion and others are no ValueError
+                log.info("p10cr CSR does not decode: %s", e)
                 valid = False
             return None if valid else REQUEST_NOT_ACCEPTED
         assert crm is not None
@@ -929,11 +938,11 @@ class MockServer:
             # RFC 4211 §4.1: the key in poposkInput must be the template's.
             if sig.poposk_input.public_key != template.public_key:
                 return POPO_INCONSISTENT_PUBLIC_KEY
-            signed = encode("POPOSigningKeyInput", sig.poposk_input)
+            signed = _signed_popo_input(req)
         else:
             if template.subject is None:
                 return POPO_MISSING_SUBJECT
-            signed = encode("CertRequest", crm.cert_req)
+            signed = _received_cert_request(req)
         if not _signature_valid(
             template.public_key, sig.algorithm_identifier, sig.signature, signed
         ):
@@ -972,7 +981,7 @@ class MockServer:
             )
         except _Refusal:
             raise
-        except (CMPError, ValueError, TypeError, _CryptoUnsupported) as e:
+        except _TEMPLATE_ERRORS as e:
             raise _Refusal(BAD_CERT_TEMPLATE, str(e)) from None
         with self._lock:
             self._issued[(cert.issuer.public_bytes(), cert.serial_number)] = cert
@@ -1031,9 +1040,7 @@ class MockServer:
     def _undecodable(self, request: bytes, why: str) -> PKIMessage:
         """An error message for bytes that are no PKIMessage; it answers the
         header when one can be read, so that the client can match it."""
-        hdr = _salvage_header(request) or PKIHeader(
-            2, GeneralName.directory_name(NULL_DN), GeneralName.directory_name(NULL_DN)
-        )
+        hdr = _salvage_header(request) or PKIHeader(2, _NULL_DN_NAME, _NULL_DN_NAME)
         dummy = PKIMessage(hdr, PKIBody("pkiconf", None))
         ex = _Exchange(dummy, _Transaction(hdr.transaction_id or new_transaction_id()), None)
         ex.mac = self._early_mac()
@@ -1052,6 +1059,7 @@ class MockServer:
 # --- helpers -------------------------------------------------------------------------
 
 _MAX_ISSUED = 100_000
+_TEMPLATE_ERRORS: tuple[type[Exception], ...] = (CMPError, *certinfo.PARSE_ERRORS)
 
 
 def _as_bytes(value: Secret | None) -> bytes | None:
@@ -1175,7 +1183,8 @@ def _tlv(der: bytes, pos: int, *, whole: bool = True) -> tuple[int, int, int]:
 
 def _salvage_header(der: bytes) -> PKIHeader | None:
     """The PKIHeader of a message whose rest does not decode (or was cut
-    short after the header), if it does."""
+    short after the header), if it does; its sender replaced by the NULL-DN
+    when that would make the answer undecodable (see :func:`_fits_as_recipient`)."""
     try:
         tag, start, _ = _tlv(der, 0, whole=False)
         if tag != 0x30:
@@ -1186,4 +1195,84 @@ def _salvage_header(der: bytes) -> PKIHeader | None:
         header = decode("PKIHeader", der[start:end])
     except (CMPError, ValueError, TypeError):
         return None
-    return header if isinstance(header, PKIHeader) else None
+    if not isinstance(header, PKIHeader):
+        return None
+    if not _fits_as_recipient(header.sender):
+        header = dataclasses.replace(header, sender=_NULL_DN_NAME)
+    return header
+
+
+_NULL_DN_NAME = GeneralName("directoryName", b"\x30\x00")
+
+
+def _fits_as_recipient(name: GeneralName) -> bool:
+    """Whether a message with ``name`` as its recipient decodes within the
+    decoding limits. A header decoded on its own has a level more to spend
+    than the header of a message: a sender nested to the limit there makes
+    an answer that names it as recipient too deep to decode."""
+    probe = PKIMessage(PKIHeader(2, _NULL_DN_NAME, name), PKIBody("pkiconf", None))
+    try:
+        _ = PKIMessage.from_der(probe.to_der()).header
+    except (CMPError, ValueError):
+        return False
+    return True
+
+
+def _read_name(der: bytes, what: str) -> x509.Name:
+    """The Name ``what`` of a request; refused as bad DER (badDataFormat) when
+    it is none, or one cmpkit cannot read: OpenSSL would not have decoded the
+    message."""
+    try:
+        return name_from_der(der)
+    except DecodeError as e:
+        raise _Refusal(BAD_DER, f"{what} is no valid Name: {e}") from None
+
+
+def _load_certs(ders: Sequence[bytes]) -> list[x509.Certificate]:
+    """The certificates among ``ders``, skipping what does not decode (an
+    OpenSSL client could not have sent it: it parses extraCerts with the message)."""
+    certs = []
+    for der in ders:
+        try:
+            certs.append(certinfo.load_der(der))
+        except ValueError:
+            continue
+    return certs
+
+
+def _cert_req_msg(req: PKIMessage) -> tuple[bytes, int]:
+    """The received DER of ``req``'s ProtectedPart and where the contents of
+    its first CertReqMsg start: sliced, as the message decoded, from its bytes."""
+    der = req.protected_part()
+    _, start, _ = _tlv(der, 0)  # ProtectedPart
+    _, _, after_header = _tlv(der, start)  # header
+    _, body, _ = _tlv(der, after_header)  # [n] EXPLICIT CertReqMessages
+    _, messages, _ = _tlv(der, body)  # SEQUENCE OF CertReqMsg
+    _, first, _ = _tlv(der, messages)  # CertReqMsg
+    return der, first
+
+
+def _received_cert_request(req: PKIMessage) -> bytes:
+    """The DER of the CertRequest of ``req``'s first CertReqMsg, as received:
+    what a POPO signature without poposkInput signs (RFC 4211 §4.1).
+    Re-encoding the decoded values would not always give these bytes."""
+    der, start = _cert_req_msg(req)
+    tag, _, end = _tlv(der, start)
+    if tag != 0x30:
+        raise ValueError(f"CertRequest not where expected (tag {tag:#x})")
+    return der[start:end]
+
+
+def _signed_popo_input(req: PKIMessage) -> bytes:
+    """The DER of the poposkInput of ``req``'s first CertReqMsg, as received
+    but with the universal SEQUENCE tag in place of [0] IMPLICIT: what its
+    POPO signature signs (RFC 4211 §4.1)."""
+    der, start = _cert_req_msg(req)
+    _, _, cert_request_end = _tlv(der, start)
+    tag, signing_key, _ = _tlv(der, cert_request_end)  # signature [1] POPOSigningKey
+    if tag != 0xA1:
+        raise ValueError(f"POPOSigningKey not where expected (tag {tag:#x})")
+    tag, _, end = _tlv(der, signing_key)  # poposkInput [0] POPOSigningKeyInput
+    if tag != 0xA0:
+        raise ValueError(f"poposkInput not where expected (tag {tag:#x})")
+    return b"\x30" + der[signing_key + 1 : end]

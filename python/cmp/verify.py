@@ -55,7 +55,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
@@ -465,12 +465,23 @@ class ChainValidator:
         """The validated chain of ``cert``, leaf first, ending at a trusted certificate.
 
         ``untrusted`` are intermediates that may help (``-untrusted``, the
-        extraCerts of a message). Raises :class:`VerificationError`.
+        extraCerts of a message); those whose names or extensions do not
+        decode are left out. Raises :class:`VerificationError`, also when
+        ``cert``'s do not decode.
         """
         opts = self.options
+        why = certinfo.unreadable(cert)
+        if why is not None:
+            raise VerificationError(UNSPECIFIED, detail=f"the certificate does not decode: {why}")
         job = _Job(
             cert=cert,
-            pool=_dedupe([*untrusted, *self._trusted_intermediates]),
+            # OpenSSL cannot load these at all; reading their names would fail below.
+            pool=_dedupe(
+                [
+                    *(c for c in untrusted if certinfo.unreadable(c) is None),
+                    *self._trusted_intermediates,
+                ]
+            ),
             moment=_utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc),
             lenient_time=opts.no_check_time and opts.attime is None,
         )
@@ -830,7 +841,7 @@ def _signature_fails(path: list[x509.Certificate], depth: int, _: Any) -> bool:
         return False  # names equal only canonically: cryptography cannot check this one
     try:
         child.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return True
     return False
 
@@ -907,7 +918,7 @@ def _check_self_signature(chain: list[x509.Certificate]) -> None:
         return
     try:
         top.verify_directly_issued_by(top)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         raise VerificationError(CERT_SIGNATURE_FAILURE, depth=len(chain) - 1, cert=top) from None
 
 

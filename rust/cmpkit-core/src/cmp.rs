@@ -1,7 +1,7 @@
 //! RFC 9810 (CMP, `PKIXCMP-2023`, EXPLICIT TAGS), with the additions of
 //! RFC 9480 and RFC 9483, and the MAC parameter types of RFC 9481/8018.
 
-use crate::common::{NamedBits, OctetBits, RawSeq, SeqOf};
+use crate::common::{GeneralizedTime, NamedBits, OctetBits, RawSeq, SeqOf};
 use crate::crmf::{
     CertId, CertReqMessages, CertTemplate, Controls, EncryptedKey, PKIPublicationInfo,
 };
@@ -91,7 +91,7 @@ pub struct PKIHeader<'a> {
     pub sender: GeneralName<'a>,
     pub recipient: GeneralName<'a>,
     #[explicit(0)]
-    pub message_time: Option<asn1::GeneralizedTime>,
+    pub message_time: Option<GeneralizedTime>,
     #[explicit(1)]
     pub protection_alg: Option<AlgorithmIdentifier<'a>>,
     #[explicit(2)]
@@ -411,8 +411,8 @@ pub struct RootCaKeyUpdateContent<'a> {
 pub struct RevAnnContent<'a> {
     pub status: i64,
     pub cert_id: CertId<'a>,
-    pub will_be_revoked_at: asn1::GeneralizedTime,
-    pub bad_since_date: asn1::GeneralizedTime,
+    pub will_be_revoked_at: GeneralizedTime,
+    pub bad_since_date: GeneralizedTime,
     pub crl_details: Option<RawSeq<'a>>,
 }
 

@@ -34,7 +34,7 @@ pub fn set_max_elements(n: usize) {
 /// than [`max_elements`] TLVs. It counts TLV headers only and stops at the
 /// first one too many, before any element is parsed. The error is
 /// `InvalidSize` with `actual > max`, which no other check of the schema
-/// produces (the minimum sizes are enforced when building only).
+/// produces (the minimum sizes of the RFCs are not enforced, see [`SeqOf`]).
 pub fn check_element_count(data: &[u8]) -> ParseResult<()> {
     let max = max_elements();
     asn1::parse(data, |p| {
@@ -65,9 +65,13 @@ pub fn exceeded_element_limit(e: &ParseError) -> Option<usize> {
 /// `SEQUENCE SIZE (MIN..MAX) OF T`: borrowed from the DER when decoded
 /// (every element is validated at parse time, after the element count was
 /// checked against [`max_elements`]), a vector when built.
-/// `MIN` is enforced when building only: like OpenSSL, decoding accepts an
-/// empty SEQUENCE where the RFC asks for one element or more (OpenSSL itself
-/// sends an empty extraCerts in some messages).
+/// `MIN` records the RFC's lower bound and is not enforced, neither when
+/// decoding nor when building: OpenSSL sends an empty extraCerts in some
+/// messages, and its `d2i_OSSL_CMP_MSG` takes, and `i2d_OSSL_CMP_MSG` writes
+/// back, every list of CMP and CRMF empty (extraCerts, generalInfo, PKIFreeText,
+/// CertReqMessages, controls, regInfo, caPubs, the lists of RevRepContent and
+/// KeyRecRepContent, pubInfos, `nested`). An empty list read is an empty
+/// list written, so that a decoded value encodes back to its bytes.
 pub enum SeqOf<'a, T: 'a, const MIN: usize = 0> {
     Read(asn1::SequenceOf<'a, T>),
     Write(Vec<T>),
@@ -230,6 +234,67 @@ impl SimpleAsn1Writable for NamedBits {
 /// (ANY, or a value checked elsewhere).
 pub type Any<'a> = asn1::Tlv<'a>;
 
+/// Refuses year 0000: four digits can carry it, but no time a CMP peer sends
+/// is in it, and the Python side (`datetime`) starts at year 1. Refused while
+/// parsing, so that a message that passes the check also decodes in full.
+fn refuse_year_0(dt: &asn1::DateTime) -> ParseResult<()> {
+    if dt.year() == 0 {
+        return Err(ParseError::new(ParseErrorKind::InvalidValue));
+    }
+    Ok(())
+}
+
+/// `GeneralizedTime` as messageTime and RevAnnContent use it: DER (`Z`, no
+/// trailing zeros in the fraction), with fractions of a second down to
+/// nanoseconds (the `asn1` crate reads up to 9 digits), year 0001 to 9999.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GeneralizedTime(pub asn1::GeneralizedTime);
+
+impl SimpleAsn1Readable<'_> for GeneralizedTime {
+    const TAG: Tag = <asn1::GeneralizedTime as SimpleAsn1Readable<'static>>::TAG;
+    fn parse_data(data: &[u8]) -> ParseResult<Self> {
+        let time = asn1::GeneralizedTime::parse_data(data)?;
+        refuse_year_0(time.as_datetime())?;
+        Ok(GeneralizedTime(time))
+    }
+}
+
+impl SimpleAsn1Writable for GeneralizedTime {
+    type Error = WriteError;
+    const TAG: Tag = <asn1::GeneralizedTime as SimpleAsn1Writable>::TAG;
+    fn write_data(&self, dest: &mut WriteBuf) -> Result<(), WriteError> {
+        self.0.write_data(dest)
+    }
+    fn data_length(&self) -> Option<usize> {
+        self.0.data_length()
+    }
+}
+
+/// `GeneralizedTime` as RFC 5280 §4.1.2.5.2 has it in `Time`: whole seconds,
+/// `Z`, year 0001 to 9999.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct X509GeneralizedTime(pub asn1::X509GeneralizedTime);
+
+impl SimpleAsn1Readable<'_> for X509GeneralizedTime {
+    const TAG: Tag = <asn1::X509GeneralizedTime as SimpleAsn1Readable<'static>>::TAG;
+    fn parse_data(data: &[u8]) -> ParseResult<Self> {
+        let time = asn1::X509GeneralizedTime::parse_data(data)?;
+        refuse_year_0(time.as_datetime())?;
+        Ok(X509GeneralizedTime(time))
+    }
+}
+
+impl SimpleAsn1Writable for X509GeneralizedTime {
+    type Error = WriteError;
+    const TAG: Tag = <asn1::X509GeneralizedTime as SimpleAsn1Writable>::TAG;
+    fn write_data(&self, dest: &mut WriteBuf) -> Result<(), WriteError> {
+        self.0.write_data(dest)
+    }
+    fn data_length(&self) -> Option<usize> {
+        self.0.data_length()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +351,32 @@ mod tests {
         der[2] = (len >> 8) as u8;
         der[3] = len as u8;
         der
+    }
+
+    #[test]
+    fn empty_sequence_of_round_trips_whatever_its_minimum() {
+        let read = asn1::parse_single::<SeqOf<'_, u8, 1>>(&[0x30, 0x00]).unwrap();
+        assert!(matches!(&read, SeqOf::Read(s) if s.is_empty()));
+        assert_eq!(asn1::write_single(&read).unwrap(), [0x30, 0x00]);
+        let built = SeqOf::<'_, u8, 1>::Write(Vec::new());
+        assert_eq!(asn1::write_single(&built).unwrap(), [0x30, 0x00]);
+    }
+
+    #[test]
+    fn generalized_time_of_year_0_is_refused() {
+        let time = |text: &[u8]| [&[0x18, text.len() as u8][..], text].concat();
+        let e = asn1::parse_single::<GeneralizedTime>(&time(b"00000101000000Z")).err();
+        assert_eq!(e.unwrap().kind(), ParseErrorKind::InvalidValue);
+        let e = asn1::parse_single::<X509GeneralizedTime>(&time(b"00000101000000Z")).err();
+        assert_eq!(e.unwrap().kind(), ParseErrorKind::InvalidValue);
+        for text in [&b"00010101000000Z"[..], b"99991231235959.999999999Z"] {
+            let der = time(text);
+            let read = asn1::parse_single::<GeneralizedTime>(&der).unwrap();
+            assert_eq!(asn1::write_single(&read).unwrap(), der);
+        }
+        let der = time(b"00010101000000Z");
+        let read = asn1::parse_single::<X509GeneralizedTime>(&der).unwrap();
+        assert_eq!(asn1::write_single(&read).unwrap(), der);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! extensions and public keys themselves stay raw DER ([`RawSeq`]): Python's
 //! `cryptography` parses those when asked.
 
-use crate::common::RawSeq;
+use crate::common::{RawSeq, X509GeneralizedTime};
 
 /// RFC 5280 §4.1.1.2
 /// ```text
@@ -61,7 +61,7 @@ pub enum GeneralName<'a> {
 #[derive(asn1::Asn1Read, asn1::Asn1Write)]
 pub enum Time {
     UtcTime(asn1::UtcTime),
-    GeneralTime(asn1::X509GeneralizedTime),
+    GeneralTime(X509GeneralizedTime),
 }
 
 /// RFC 5280 §4.2.1.6
