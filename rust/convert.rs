@@ -83,6 +83,18 @@ fn plain_dataclass(cls: &Bound<'_, PyAny>, names: &[&Bound<'_, PyString>]) -> Py
     let Ok(fields) = cls.getattr(pyo3::intern!(py, "__dataclass_fields__")) else {
         return Ok(false);
     };
+    // A generated __init__ only (init=True, not written by hand): what calling
+    // the class would run is then exactly the field assignments done here.
+    let params = cls.getattr(pyo3::intern!(py, "__dataclass_params__"))?;
+    let init = cls.getattr(pyo3::intern!(py, "__init__"))?;
+    let generated = init
+        .getattr(pyo3::intern!(py, "__code__"))
+        .and_then(|code| code.getattr(pyo3::intern!(py, "co_filename")))
+        .and_then(|name| name.extract::<String>())
+        .is_ok_and(|name| name == "<string>");
+    if !params.getattr(pyo3::intern!(py, "init"))?.is_truthy()? || !generated {
+        return Ok(false);
+    }
     let keys: Vec<String> = fields
         .call_method0("keys")?
         .try_iter()?

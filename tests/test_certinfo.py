@@ -66,12 +66,12 @@ def test_subject_key_id_and_its_absence(pki: Pki) -> None:
     assert certinfo.subject_key_id(bare) is None
 
 
-def test_is_self_signed_checks_the_signature(pki: Pki) -> None:
-    assert certinfo.is_self_signed(pki.root)
-    assert not certinfo.is_self_signed(pki.inter)
+def test_verifies_itself_checks_the_signature(pki: Pki) -> None:
+    assert certinfo.verifies_itself(pki.root)
+    assert not certinfo.verifies_itself(pki.inter)
     other = ec.generate_private_key(ec.SECP256R1())
     forged = issue(name("Root"), pki.root_key, signing_key=other)  # same name, wrong signature
-    assert not certinfo.is_self_signed(forged)
+    assert not certinfo.verifies_itself(forged)
 
 
 def test_name_from_der_is_shared_and_keeps_its_encoding(pki: Pki) -> None:
@@ -88,8 +88,8 @@ def test_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> None:
         cert = issue(name(f"n{i}"), key)
         certinfo.load_der(cert.public_bytes(DER))
         certinfo.der(cert)
-    assert len(certinfo._facts) <= 8
-    assert len(certinfo._parsed) <= 8
+    assert len(certinfo._facts.entries) <= 8
+    assert len(certinfo._parsed.entries) <= 8
     assert certinfo.der(pki.leaf) == pki.leaf.public_bytes(DER)  # evicted entries recomputed
 
 
@@ -167,3 +167,30 @@ def test_checks_after_the_path_still_run_on_a_remembered_path(pki: Pki) -> None:
     options.crl_check = True
     with pytest.raises(VerificationError, match="revoked"):
         validator.validate(revoked_leaf, [pki.inter])
+
+
+def test_tables_stay_within_their_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Certificates arrive before they are authenticated: big ones must not pin memory.
+    monkeypatch.setattr(certinfo, "MAX_CACHED_BYTES", 4000)
+    key = ec.generate_private_key(ec.SECP256R1())
+    for i in range(30):
+        cert = issue(name(f"big{i}" + "x" * 50), key)
+        certinfo.load_der(cert.public_bytes(DER))
+        assert certinfo._parsed.bytes <= 4000
+        assert certinfo._facts.bytes <= 4000
+    assert 0 < len(certinfo._parsed.entries) < 30
+
+
+def test_only_signing_keys_are_held(pki: Pki) -> None:
+    before = len(certinfo._signing_keys)
+    other = ec.generate_private_key(ec.SECP256R1())
+    certinfo.key_spki(other)
+    assert len(certinfo._signing_keys) == before
+    certinfo.key_spki(other, signing=True)
+    assert certinfo._signing_keys[id(other)][0] is other
+    for _ in range(certinfo.MAX_SIGNING_KEYS + 3):
+        certinfo.key_spki(ec.generate_private_key(ec.SECP256R1()), signing=True)
+    assert len(certinfo._signing_keys) == certinfo.MAX_SIGNING_KEYS
+    assert (
+        id(other) not in certinfo._signing_keys or certinfo._signing_keys[id(other)][0] is not other
+    )

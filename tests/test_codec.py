@@ -1798,3 +1798,23 @@ def test_empty_list_built_from_values_is_encoded_as_an_empty_sequence() -> None:
 def test_directory_name_from_cryptography_name() -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
     assert GeneralName.directory_name(name) == GeneralName("directoryName", name.public_bytes())
+
+
+def test_asn1_classes_are_plain_dataclasses_the_decoder_may_fill_directly() -> None:
+    # rust/convert.rs makes decoded values with object.__new__ and the instance
+    # __dict__ when a class is a plain dataclass (generated __init__, nothing run
+    # after it); it calls the class otherwise. Every class here should be plain.
+    import dataclasses as dc
+
+    import cmp.asn1 as asn1_module
+
+    classes = [
+        c for c in vars(asn1_module).values()
+        if isinstance(c, type) and dc.is_dataclass(c) and c.__module__ == "cmp.asn1"
+    ]  # fmt: skip
+    assert len(classes) > 40
+    for cls in classes:
+        assert cls.__dataclass_params__.init, cls  # type: ignore[attr-defined]
+        assert cls.__init__.__code__.co_filename == "<string>", cls
+        assert not hasattr(cls, "__post_init__"), cls
+        assert "__slots__" not in vars(cls), cls

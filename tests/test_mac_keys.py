@@ -130,3 +130,12 @@ def test_protect_pbm_without_a_salt_draws_a_new_one() -> None:
 def _genm() -> PKIMessage:
     header = request_header(sender=None, recipient=None, transaction_id=b"t" * 16)
     return PKIMessage(header, PKIBody("genm", ()))
+
+
+def test_derived_key_table_holds_no_secret() -> None:
+    secret = b"a secret that must not be kept"
+    _mac.password_based_mac(secret, b"salt-tag1", 600, "sha256", "hmac-sha1", b"x")
+    _mac.pbmac1("hmac-sha256", "hmac-sha256", secret, b"salt-tag2", 700, 32, b"x")
+    for what in _mac._keys:
+        assert secret not in what
+        assert all(secret not in part for part in what if isinstance(part, bytes))

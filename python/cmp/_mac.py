@@ -13,6 +13,8 @@ never the secret. The GIL is released while hashing.
 
 from __future__ import annotations
 
+import hmac as _hmac
+import os
 import threading
 from collections import OrderedDict
 
@@ -65,10 +67,11 @@ def password_based_mac(
     """
     _check_mac(mac)
     secret, salt = _bytes(secret), _bytes(salt)
-    key = _remembered_key(("pbm", secret, salt, iterations, owf), min_iterations, max_iterations)
+    what = ("pbm", _tag(secret), salt, iterations, owf)
+    key = _remembered_key(what, min_iterations, max_iterations)
     if key is None:
         key = _native.pbm_key(secret, salt, iterations, owf, min_iterations, max_iterations)
-        _remember_key(("pbm", secret, salt, iterations, owf), key)
+        _remember_key(what, key)
     return _native.hmac(mac, key, _bytes(data))
 
 
@@ -78,10 +81,18 @@ def password_based_mac(
 # depends on the secret, salt, count and hash only: a transaction protects all
 # its messages with one salt (cmp.transaction, cmp.server), so each side
 # derives the key once per transaction instead of once per message. The keys
-# are as sensitive as the secrets they come from and live as long in memory;
-# the table is bounded.
+# are as sensitive as the secrets they come from; the table is bounded, and
+# it holds no secret: entries are found by an HMAC of the secret under a key
+# drawn when this module is loaded.
 
-MAX_DERIVED_KEYS = 256
+MAX_DERIVED_KEYS = 1024
+_TAG_KEY = os.urandom(32)
+
+
+def _tag(secret: bytes) -> bytes:
+    return _hmac.digest(_TAG_KEY, secret, "sha256")
+
+
 _known_macs: set[str] = set()
 
 
@@ -160,7 +171,7 @@ def pbmac1(
     """
     _check_mac(mac)
     password, salt = _bytes(password), _bytes(salt)
-    what = ("pbkdf2", password, salt, iterations, prf, key_len)
+    what = ("pbkdf2", _tag(password), salt, iterations, prf, key_len)
     key = _remembered_key(what, min_iterations, max_iterations)
     if key is None:
         key = pbkdf2_hmac(

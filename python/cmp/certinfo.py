@@ -28,9 +28,11 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 __all__ = [
     "MAX_CACHED",
+    "MAX_CACHED_BYTES",
+    "MAX_SIGNING_KEYS",
     "PARSE_ERRORS",
     "der",
-    "is_self_signed",
+    "verifies_itself",
     "key_spki",
     "load_der",
     "load_name",
@@ -41,8 +43,14 @@ __all__ = [
 ]
 
 MAX_CACHED = 4096
-"""Objects whose facts are kept (first in, first out), and parsed DER kept
-(least recently used first)."""
+"""Objects whose facts are kept, and parsed DER kept, in each table."""
+
+MAX_CACHED_BYTES = 16 << 20
+"""DER bytes each table holds at most: certificates come in messages before
+they are authenticated, and a peer must not pin memory with big ones."""
+
+MAX_SIGNING_KEYS = 16
+"""Private keys whose public key is kept (the signing keys in use)."""
 
 PARSE_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
@@ -62,20 +70,47 @@ _SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
 _T = TypeVar("_T")
 _O = TypeVar("_O")
 _lock = threading.Lock()
-_facts: OrderedDict[int, tuple[object, dict[str, Any]]] = OrderedDict()
-_parsed: OrderedDict[Any, Any] = OrderedDict()
 
 
-def _remember(table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    table[key] = value
-    table.move_to_end(key)
-    while len(table) > MAX_CACHED:
-        table.popitem(last=False)
+class _Table:
+    """A bounded table, oldest entries out first, by count and by the bytes
+    of DER its entries hold (as they are learnt). Guarded by ``_lock``."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[Any, Any] = OrderedDict()
+        self.sizes: dict[Any, int] = {}
+        self.bytes = 0
+
+    def put(self, key: Any, value: Any, size: int = 0) -> None:
+        self.forget(key)
+        self.entries[key] = value
+        self.sizes[key] = size
+        self.bytes += size
+        self.trim()
+
+    def grow(self, key: Any, size: int) -> None:
+        if key in self.sizes:
+            self.sizes[key] += size
+            self.bytes += size
+            self.trim()
+
+    def forget(self, key: Any) -> None:
+        if key in self.entries:
+            del self.entries[key]
+            self.bytes -= self.sizes.pop(key)
+
+    def trim(self) -> None:
+        while self.entries and (len(self.entries) > MAX_CACHED or self.bytes > MAX_CACHED_BYTES):
+            self.forget(next(iter(self.entries)))
+
+
+_facts = _Table()  # id(object) -> (object, {fact: value})
+_parsed = _Table()  # DER (names: (b"N", DER)) -> parsed object
 
 
 def _fact(cert: _O, name: str, compute: Callable[[_O], _T]) -> _T:
     key = id(cert)
-    entry = _facts.get(key)  # a single dict lookup: atomic, no lock needed to read
+    entry = _facts.entries.get(key)  # one dict lookup: atomic, no lock needed to read
     if entry is not None and entry[0] is cert:
         facts = entry[1]
         if name in facts:
@@ -84,9 +119,12 @@ def _fact(cert: _O, name: str, compute: Callable[[_O], _T]) -> _T:
     else:
         facts = {}
         with _lock:
-            _remember(_facts, key, (cert, facts))
+            _facts.put(key, (cert, facts))
     value = compute(cert)  # outside the lock: may take a signature check
     facts[name] = value
+    if isinstance(value, bytes):
+        with _lock:
+            _facts.grow(key, len(value))
     return value
 
 
@@ -100,17 +138,18 @@ def load_der(data: bytes) -> x509.Certificate:
     bytes while cached; raises ValueError for what is no certificate (also for
     an unknown X.509 version, cryptography's InvalidVersion)."""
     with _lock:
-        cert: x509.Certificate | None = _parsed.get(data)
+        cert: x509.Certificate | None = _parsed.entries.get(data)
         if cert is not None:
-            _parsed.move_to_end(data)
+            _parsed.entries.move_to_end(data)
             return cert
     try:
         cert = x509.load_der_x509_certificate(data)
     except x509.InvalidVersion as e:  # no ValueError
         raise ValueError(f"certificate of unknown version: {e}") from None
+    data = bytes(data)
     with _lock:
-        _remember(_parsed, bytes(data), cert)
-    _fact(cert, "der", lambda _: bytes(data))
+        _parsed.put(data, cert, len(data))
+    _fact(cert, "der", lambda _: data)
     return cert
 
 
@@ -123,14 +162,15 @@ def load_name(data: bytes, parse: Callable[[bytes], x509.Name]) -> x509.Name:
     """``parse(data)``, the same object for the same bytes while cached."""
     key = (b"N", data)
     with _lock:
-        name: x509.Name | None = _parsed.get(key)
+        name: x509.Name | None = _parsed.entries.get(key)
         if name is not None:
-            _parsed.move_to_end(key)
+            _parsed.entries.move_to_end(key)
             return name
     name = parse(data)
+    data = bytes(data)
     with _lock:
-        _remember(_parsed, (b"N", bytes(data)), name)
-    _fact(name, "der", lambda _: bytes(data))
+        _parsed.put((b"N", data), name, len(data))
+    _fact(name, "der", lambda _: data)
     return name
 
 
@@ -139,9 +179,27 @@ def spki(cert: x509.Certificate) -> bytes:
     return _fact(cert, "spki", lambda c: c.public_key().public_bytes(_DER, _SPKI))
 
 
-def key_spki(key: PrivateKeyTypes | PublicKeyTypes) -> bytes:
-    """The DER SubjectPublicKeyInfo of a key (of the public half of a private key)."""
-    return _fact(key, "spki", lambda k: _public(k).public_bytes(_DER, _SPKI))
+def key_spki(key: PrivateKeyTypes | PublicKeyTypes, *, signing: bool = False) -> bytes:
+    """The DER SubjectPublicKeyInfo of a key (of the public half of a private
+    key). With ``signing`` it is kept for the last :data:`MAX_SIGNING_KEYS`
+    private keys (a signer checks its key against its certificate for every
+    message); no other key is held."""
+    if not signing or not hasattr(key, "public_key"):
+        return _public(key).public_bytes(_DER, _SPKI)
+    key_id = id(key)
+    with _lock:
+        entry = _signing_keys.get(key_id)
+        if entry is not None and entry[0] is key:
+            return entry[1]
+    der = _public(key).public_bytes(_DER, _SPKI)
+    with _lock:
+        _signing_keys[key_id] = (key, der)
+        while len(_signing_keys) > MAX_SIGNING_KEYS:
+            _signing_keys.popitem(last=False)
+    return der
+
+
+_signing_keys: OrderedDict[int, tuple[object, bytes]] = OrderedDict()
 
 
 def _public(key: PrivateKeyTypes | PublicKeyTypes) -> PublicKeyTypes:
@@ -189,6 +247,8 @@ def _verifies_itself(cert: x509.Certificate) -> bool:
     return True
 
 
-def is_self_signed(cert: x509.Certificate) -> bool:
-    """Self-issued and its signature verifies with its own key (a root)."""
+def verifies_itself(cert: x509.Certificate) -> bool:
+    """Self-issued and its signature verifies with its own key (a root). Not
+    ``cmp.verify``'s notion of self-signed, which is OpenSSL's: names and key
+    identifiers only, the signature unchecked unless ``-check_ss_sig``."""
     return _fact(cert, "self_signed", _verifies_itself)

@@ -10,7 +10,9 @@ deeper than ``max_depth``, or with more than ``max_elements`` entries in one
 SEQUENCE OF (certificates in extraCerts or caPubs, requests, responses,
 ITAVs, ...) raises :class:`cmp.errors.DecodeLimitError` before that part is
 parsed. :func:`decode_limits` and :func:`set_decode_limits` read and change
-them for the whole process.
+them for the whole process. The element limit is the schema's: DER that
+stays whole (a certificate, CRL, CSR or a template's extensions) is parsed by
+``cryptography`` when it is read.
 """
 
 from __future__ import annotations

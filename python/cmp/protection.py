@@ -324,7 +324,7 @@ def protect_signature(
     ``extra_certs`` and any the message had, without duplicates. Raises
     :class:`cmp.ProtectionError` when ``key`` does not belong to ``cert``.
     """
-    if certinfo.key_spki(key) != certinfo.spki(cert):
+    if certinfo.key_spki(key, signing=True) != certinfo.spki(cert):
         raise ProtectionError("the private key does not belong to the signer certificate")
     alg = algorithms.signature_algorithm_for_key(key, digest, pss=pss)
     unsigned = _with_protection_alg(message, alg, certinfo.subject_key_id(cert))

@@ -361,7 +361,7 @@ class TransactionResult:
 
 _der = certinfo.der
 _spki = certinfo.spki
-_self_signed = certinfo.is_self_signed
+_self_signed = certinfo.verifies_itself
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:

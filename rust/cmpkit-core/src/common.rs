@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// list seen in practice is a CA certificate bundle in a genp (Mozilla's root
 /// store has about 150). A thousand leaves room for all of that while
 /// bounding the Python objects one list can make, which the 16 MiB size limit
-/// alone would let run into the millions.
+/// alone would let run into the millions. It bounds the lists of the CMP and
+/// CRMF schema (and the RDNs of Names); DER kept whole (certificates, CRLs,
+/// CSRs, extensions) is parsed by `cryptography` when read, not here.
 pub const DEFAULT_MAX_ELEMENTS: usize = 1000;
 
 static MAX_ELEMENTS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_ELEMENTS);
