@@ -228,9 +228,10 @@ class TransactionConfig:
     Header: ``recipient``, ``geninfo`` (generalInfo ITAVs), ``free_text``.
     Time: ``total_timeout`` (seconds, 0 = none) bounds polling,
     ``max_check_after`` caps each wait; without ``total_timeout``,
-    ``max_poll_time`` (seconds from the first "waiting", 0 = none as
-    OpenSSL) still ends polling a server that never stops answering
-    "waiting"; ``clock`` (monotonic seconds) is read, never slept on.
+    ``max_poll_time`` (seconds from the first "waiting"; default one day)
+    still ends polling a server that never stops answering "waiting" —
+    ``openssl cmp -total_timeout 0`` polls for ever, which ``max_poll_time=0``
+    restores; ``clock`` (monotonic seconds) is read, never slept on.
 
     Limits on what a response may bring: ``min_rsa_bits``/``max_rsa_bits``
     for the RSA key of each candidate signer (extraCerts, ``untrusted``,
