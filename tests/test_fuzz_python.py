@@ -374,3 +374,12 @@ def test_verify_of_an_unprotected_message_raises_protection_error() -> None:
     msg = _message(PKIBody("pkiconf", None))
     with pytest.raises(ProtectionError):
         verify(msg, secret=b"x")
+
+
+def test_extensions_with_an_unknown_tls_feature_are_a_decode_error() -> None:
+    # cryptography raises KeyError for a TLS feature (RFC 7633) it does not know.
+    from cmp.names import extensions_from_der
+
+    tls_feature = bytes.fromhex("301706082b06010505070118040b3009020105020163020100")
+    with pytest.raises(DecodeError, match="unusable Extensions: KeyError"):
+        extensions_from_der(b"\x30" + bytes([len(tls_feature)]) + tls_feature)

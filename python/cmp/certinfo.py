@@ -32,7 +32,6 @@ __all__ = [
     "MAX_SIGNING_KEYS",
     "PARSE_ERRORS",
     "der",
-    "verifies_itself",
     "key_spki",
     "load_der",
     "load_name",
@@ -40,6 +39,7 @@ __all__ = [
     "spki",
     "subject_key_id",
     "unreadable",
+    "verifies_itself",
 ]
 
 MAX_CACHED = 4096
@@ -55,6 +55,7 @@ MAX_SIGNING_KEYS = 16
 PARSE_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     TypeError,
+    KeyError,
     x509.InvalidVersion,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
@@ -63,7 +64,8 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
 """What ``cryptography`` raises when a part of a certificate or CSR it parses
 lazily (version, names, extensions, public key) does not decode: besides
 ValueError, classes that are none (a Name attribute other than
-x500UniqueIdentifier as a BIT STRING gives TypeError)."""
+x500UniqueIdentifier as a BIT STRING gives TypeError, a TLS feature
+extension with an unknown feature KeyError)."""
 
 _DER = serialization.Encoding.DER
 _SPKI = serialization.PublicFormat.SubjectPublicKeyInfo

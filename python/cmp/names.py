@@ -136,5 +136,5 @@ def extensions_from_der(der: bytes) -> x509.Extensions:
     try:
         cert = x509.load_der_x509_certificate(_native.certificate_with_extensions(der))
         return cert.extensions
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as e:
-        raise DecodeError(f"unusable Extensions: {e}") from None
+    except certinfo.PARSE_ERRORS as e:  # a KeyError for an unknown TLS feature, ...
+        raise DecodeError(f"unusable Extensions: {type(e).__name__}: {e}") from None
