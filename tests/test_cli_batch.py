@@ -635,3 +635,46 @@ def test_missing_output_folders_are_created_before_enrolling(work: Path) -> None
     for cert, key in [("certs/one.pem", "keys/one.key"), ("deep/er/two.pem", "keys/two.key")]:
         private = serialization.load_pem_private_key((work / key).read_bytes(), None)
         assert only_cert(work / cert).public_key() == private.public_key()
+
+
+def test_output_modes_follow_the_umask_the_run_started_with(work: Path) -> None:
+    batch = write_batch(work / "b.txt", ["/CN=one", "/CN=two"])
+    result = subprocess.run(
+        [sys.executable, "-m", "cmp", "-config", "",
+         "-use_mock_srv", "-cmd", "ir", "-batch_file", str(batch), "-concurrency", "2",
+         "-newkey", "keys/{cn}.key", "-certout", "certs/{cn}.pem", "-cacertsout", "ca.pem"],
+        cwd=work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=120, check=False, env=_env(), umask=0o027,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    modes = {p: (work / p).stat().st_mode & 0o777 for p in ("keys", "certs", "ca.pem")}
+    assert modes == {"keys": 0o750, "certs": 0o750, "ca.pem": 0o640}
+    for name in ("one", "two"):
+        assert (work / "keys" / f"{name}.key").stat().st_mode & 0o777 == 0o600
+        assert (work / "certs" / f"{name}.pem").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_batch_never_sets_the_umask_while_its_threads_write(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Setting it, even back at once, would leave the other threads, for an
+    # instant, creating folders and files with no umask at all.
+    from cmp import cli_run
+
+    def umask(mask: int) -> int:
+        raise AssertionError(f"os.umask({mask:#o}) called while running")
+
+    monkeypatch.setattr(os, "umask", umask)
+    monkeypatch.chdir(work)
+    batch = write_batch(work / "b.txt", ["/CN=one", "/CN=two", "/CN=three"])
+    status = cli_main([
+        "-config", "", "-use_mock_srv", "-cmd", "ir", "-batch_file", str(batch),
+        "-concurrency", "3", "-newkey", "keys/{cn}.key", "-certout", "certs/{cn}.pem",
+        "-chainout", "chains/{cn}.pem", "-cacertsout", "ca.pem",
+    ])  # fmt: skip
+    assert status == 0
+    assert (work / "ca.pem").stat().st_mode & 0o777 == 0o666 & ~cli_run._UMASK
+    for name in ("one", "two", "three"):
+        assert (work / "keys" / f"{name}.key").stat().st_mode & 0o777 == 0o600
+        for folder in ("certs", "chains"):
+            assert (work / folder / f"{name}.pem").stat().st_mode & 0o777 == 0o666 & ~cli_run._UMASK

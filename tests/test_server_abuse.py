@@ -53,6 +53,9 @@ from cmp.transport import InProcessTransport
 
 READ_TIMEOUT = 3.0
 """The HTTP server's read_timeout here: short, so that slow clients are cut soon."""
+SLOW_READ_TIMEOUT = 8.0
+"""The read_timeout of the slow-client test: long, so that its valid clients
+are served while the slow ones are still connected, on a loaded machine too."""
 MAX_BODY = 8192
 """The HTTP server's max_body_size here: a signed ir with extraCerts fits."""
 WAIT = 20.0
@@ -129,15 +132,22 @@ def status_of(reply: bytes) -> int:
 
 
 def slow_client(
-    port: int, prefix: bytes, trickle: bytes, interval: float = 0.1
+    port: int,
+    prefix: bytes,
+    trickle: bytes,
+    interval: float = 0.1,
+    connected: threading.Semaphore | None = None,
 ) -> tuple[bytes, float]:
     """A slowloris: sends ``prefix``, then ``trickle`` a byte every ``interval``
     seconds, then nothing, until the server closes the connection. Returns
-    what the server sent and the seconds the connection was open."""
+    what the server sent and the seconds the connection was open; releases
+    ``connected`` once ``prefix`` is sent."""
     start = time.monotonic()
     reply = b""
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
         sock.sendall(prefix)
+        if connected is not None:
+            connected.release()
         pending = list(trickle)
         while time.monotonic() - start < WAIT:
             readable, _, _ = select.select([sock], [], [], interval)
@@ -160,9 +170,7 @@ def slow_client(
 # --- 1. slow clients -------------------------------------------------------------------------
 
 
-def test_slow_client_does_not_block_valid_clients(
-    pki: Pki, server: MockServer, http: BackgroundServer
-) -> None:
+def test_slow_client_does_not_block_valid_clients(pki: Pki, server: MockServer) -> None:
     """Connections that send nothing, their head or their body a byte at a
     time, or start a second request slowly on a kept-alive connection, are
     held open by their clients; the valid clients complete meanwhile, and each
@@ -176,23 +184,30 @@ def test_slow_client_does_not_block_valid_clients(
         "second head byte by byte": (request_head(len(genm)) + genm, head),
     }
     kinds = list(slow) * 3
-    with concurrent.futures.ThreadPoolExecutor(len(kinds)) as pool:
-        futures = [pool.submit(slow_client, http.port, *slow[kind]) for kind in kinds]
-        time.sleep(0.3)  # all connected and trickling
-        certs = [enroll_over_http(http, pki), enroll_over_http(http, pki, sig(pki))]
-        assert not any(f.done() for f in futures), "the valid clients were not served meanwhile"
-        results = [f.result(timeout=2 * WAIT) for f in futures]
-    assert certs == [pki.enrolled.cert] * 2
-    for kind, (reply, seconds) in zip(kinds, results):
-        if kind == "second head byte by byte":  # the first request was answered
-            assert status_of(reply) == 200, kind
-            reply = reply[reply.index(b"HTTP/1.1 ", 1) :]
-        assert status_of(reply) == 408, (kind, reply)
-        assert b"connection: close" in reply.lower(), kind
-        assert READ_TIMEOUT * 0.9 <= seconds < READ_TIMEOUT + 10, (kind, seconds)
-    assert server.messages_handled == 4 + 3  # two transactions, three genm
-    assert server.open_transactions == 0
-    assert enroll_over_http(http, pki) == pki.enrolled.cert
+    connected = threading.Semaphore(0)
+    with server.start_background(max_body_size=MAX_BODY, read_timeout=SLOW_READ_TIMEOUT) as http:
+        with concurrent.futures.ThreadPoolExecutor(len(kinds)) as pool:
+            futures = [
+                pool.submit(slow_client, http.port, *slow[kind], connected=connected)
+                for kind in kinds
+            ]
+            for _ in kinds:
+                assert connected.acquire(timeout=WAIT), "a slow client could not connect"
+            certs = [enroll_over_http(http, pki), enroll_over_http(http, pki, sig(pki))]
+            assert not any(f.done() for f in futures), "the valid clients were not served meanwhile"
+            results = [f.result(timeout=2 * WAIT) for f in futures]
+        assert certs == [pki.enrolled.cert] * 2
+        for kind, (reply, seconds) in zip(kinds, results):
+            if kind == "second head byte by byte":  # the first request was answered
+                assert status_of(reply) == 200, kind
+                reply = reply[reply.index(b"HTTP/1.1 ", 1) :]
+            assert status_of(reply) == 408, (kind, reply)
+            assert b"connection: close" in reply.lower(), kind
+            # Cut by the read timeout (not before half of it) and closed (before WAIT).
+            assert SLOW_READ_TIMEOUT / 2 <= seconds < WAIT, (kind, seconds)
+        assert server.messages_handled == 4 + 3  # two transactions, three genm
+        assert server.open_transactions == 0
+        assert enroll_over_http(http, pki) == pki.enrolled.cert
 
 
 # --- 2. oversized bodies ---------------------------------------------------------------------

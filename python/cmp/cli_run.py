@@ -121,8 +121,28 @@ LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTE, LOG_INFO, LOG_DE
 )
 _ENROLL = ("ir", "cr", "kur")
 _DEFAULT_MSG_TIMEOUT = 120.0  # OpenSSL's default per message round trip
+_NEWKEY_DESC = "new private key for cert to be enrolled"
 
 _T = TypeVar("_T")
+
+
+def _read_umask() -> int:
+    """The process's umask, read once, on import, before cmpkit starts a
+    thread: setting it and back while a batch's threads create folders and
+    files would have them made, for an instant, under the wrong mask."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # no /proc: set and back; if it races, too strict, not lax
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # the mode of the certificates written is 0666 less this
 
 
 class RunError(CMPError):
@@ -961,21 +981,37 @@ def _new_key(ctx: _Context, cmd: str) -> PrivateKeyTypes | PublicKeyTypes | None
         return None
     if path is None:
         return None
-    desc = "new private key for cert to be enrolled"
     if ctx.demo is not None and not os.path.exists(path):
         return _generate_key(ctx, path)
+
+    def password() -> bytes | None:
+        source = ctx.passphrase("newkeypass", _NEWKEY_DESC)
+        return source.get() if source.given else None
+
+    return _private_or_public_key(
+        path, ctx.keyform, lambda: ctx.key("newkey", "newkeypass", _NEWKEY_DESC), password
+    )
+
+
+def _private_or_public_key(
+    path: str,
+    keyform: str | None,
+    private: Callable[[], PrivateKeyTypes | None],
+    password: Callable[[], bytes | None],
+) -> PrivateKeyTypes | PublicKeyTypes | None:
+    """The new key in ``path``: the private key ``private`` loads, else (as
+    OpenSSL falls back) a public key, loaded with ``password()``; a wrong pass
+    phrase, or a file holding neither, is the private key's error."""
     try:
-        return ctx.key("newkey", "newkeypass", desc)
+        return private()
     except CredentialError as first:
         if "pass phrase" in first.reason:
             raise
         try:
-            source = ctx.passphrase("newkeypass", desc)
-            password = source.get() if source.given else None
             return load_public_key(
                 path,
-                password=password,
-                format=ctx.keyform,
+                password=password(),
+                format=keyform,
                 desc="fallback public key for cert to be enrolled",
             )
         except CredentialError:
@@ -1316,22 +1352,13 @@ def _line_key(
         return None, None
     if not os.path.exists(path):
         return _new_ec_key(password)
-    desc = "new private key for cert to be enrolled"
-    try:
-        return load_key(path, password=password, format=ctx.keyform, desc=desc), None
-    except CredentialError as first:
-        if "pass phrase" in first.reason:
-            raise
-        try:
-            public = load_public_key(
-                path,
-                password=password,
-                format=ctx.keyform,
-                desc="fallback public key for cert to be enrolled",
-            )
-        except CredentialError:
-            raise first from None
-        return public, None
+    key = _private_or_public_key(
+        path,
+        ctx.keyform,
+        lambda: load_key(path, password=password, format=ctx.keyform, desc=_NEWKEY_DESC),
+        lambda: password,
+    )
+    return key, None
 
 
 def _run_many(
@@ -1521,7 +1548,7 @@ class _Outputs:
 
 def _write_temp(path: str, data: bytes, *, private: bool = False) -> str:
     """``data`` in a new temporary file beside ``path``: mode 0666 less the
-    umask, or (``private``) 0600 as made."""
+    umask (as :func:`open` would make it), or (``private``) 0600 as made."""
     directory, base = os.path.split(os.path.abspath(path))
     if os.path.isdir(path):
         raise RunError(f"could not open file '{path}' for writing: is a directory")
@@ -1533,9 +1560,7 @@ def _write_temp(path: str, data: bytes, *, private: bool = False) -> str:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         if not private:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(temp, 0o666 & ~mask)
+            os.chmod(temp, 0o666 & ~_UMASK)
     except OSError as exc:
         os.unlink(temp)
         what = "the key" if private else "certificates"
