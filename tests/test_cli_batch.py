@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -678,3 +679,34 @@ def test_a_batch_never_sets_the_umask_while_its_threads_write(
         assert (work / "keys" / f"{name}.key").stat().st_mode & 0o777 == 0o600
         for folder in ("certs", "chains"):
             assert (work / folder / f"{name}.pem").stat().st_mode & 0o777 == 0o666 & ~cli_run._UMASK
+
+
+def test_batch_lines_load_their_keys_outside_the_event_loop(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key file's pass phrase derivation may take long: in the batch's event
+    # loop it would stall every transaction in flight.
+    import asyncio
+
+    from cmp import cli_run
+
+    in_loop: list[bool] = []
+    real = cli_run._line_key
+
+    def line_key(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            in_loop.append(True)
+        except RuntimeError:
+            in_loop.append(False)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli_run, "_line_key", line_key)
+    monkeypatch.chdir(work)
+    batch = write_batch(work / "b.txt", ["/CN=one", "/CN=two", "/CN=three"])
+    status = cli_main([
+        "-config", "", "-use_mock_srv", "-cmd", "ir", "-batch_file", str(batch),
+        "-concurrency", "3", "-newkey", "{cn}.key", "-certout", "{cn}.pem",
+    ])  # fmt: skip
+    assert status == 0
+    assert in_loop == [False, False, False]

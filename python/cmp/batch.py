@@ -391,7 +391,7 @@ class _End:
 
 def enroll_many_sync(
     client: ClientSource,
-    requests: Iterable[EnrollRequest],
+    requests: Requests,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     config: TransactionConfig | None = None,

@@ -40,6 +40,7 @@ unexpected error.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import os
@@ -48,7 +49,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -1267,7 +1268,7 @@ def _run_batch_file(ctx: _Context, plan: _Plan, lines: list[BatchLine]) -> int:
         outputs.commit()
 
     jobs = _line_jobs(ctx, plan, lines)
-    return _run_many(ctx, plan, jobs, len(lines), "enrollments", at_end=shared)
+    return _run_many(ctx, plan, jobs, len(lines), "enrollments", at_end=shared, off_loop=True)
 
 
 def _run_concurrent_repeat(ctx: _Context, plan: _Plan) -> int:
@@ -1369,11 +1370,15 @@ def _run_many(
     what: str,
     *,
     at_end: Callable[[TransactionResult], None] | None = None,
+    off_loop: bool = False,
 ) -> int:
     """Run the jobs through :func:`cmp.batch.enroll_many_sync`, at most
     ``-concurrency`` at once, saving each result as it comes, then ``at_end``
     with the last successful one; then the statistics and one error line per
-    failure. The exit status: 1 if any failed."""
+    failure. The exit status: 1 if any failed. With ``off_loop`` each job is
+    made in a worker thread: a batch line loads or makes its key (a pass
+    phrase's key derivation takes a while), which in the batch's event loop
+    would stall every transaction in flight."""
     log = ctx.log
     maker = plan.make_async
     if maker is None:
@@ -1395,6 +1400,11 @@ def _run_many(
             index += 1
             yield job.request
 
+    async def requests_off_loop() -> AsyncIterator[EnrollRequest]:
+        made = requests()
+        while (request := await asyncio.to_thread(next, made, None)) is not None:
+            yield request
+
     def failed(job: _Job, error: BaseException) -> None:
         failures.append((job.order, f"{job.label}: {_one_line(error)}"))
 
@@ -1410,7 +1420,8 @@ def _run_many(
     concurrency = ctx.count("concurrency", _DEFAULT_BATCH_CONCURRENCY)
     stats.start()
     try:
-        for item in enroll_many_sync(client, requests(), concurrency=concurrency):
+        source = requests_off_loop() if off_loop else requests()
+        for item in enroll_many_sync(client, source, concurrency=concurrency):
             take_unsent()
             job = pending.pop(item.index)
             item = _saved(item, job)
