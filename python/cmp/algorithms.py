@@ -11,6 +11,7 @@ a received protectionAlg, RSASSA-PSS parameters included, to what
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -236,7 +237,8 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
 
 def hash_algorithm(name_or_oid: str) -> hashes.HashAlgorithm:
     """The ``cryptography`` hash object of a digest name or OID."""
-    return _HASHES[digest(name_or_oid).name]
+    found = _HASHES.get(name_or_oid)  # the canonical names: one lookup
+    return found if found is not None else _HASHES[digest(name_or_oid).name]
 
 
 # --- keys --------------------------------------------------------------------------
@@ -297,7 +299,13 @@ def signature_algorithm_for_key(
     Ed25519, Ed448 and ML-DSA: their own OID, no parameters, the digest
     ignored.
     """
-    kind = key_type(key)
+    return _signature_algorithm(key_type(key), digest_name, pss)
+
+
+@functools.lru_cache(maxsize=64)
+def _signature_algorithm(kind: str, digest_name: str, pss: bool) -> AlgorithmIdentifier:
+    """:func:`signature_algorithm_for_key` by key type: a signer asks for the
+    same (immutable) answer for every message it protects."""
     if kind in ("ed25519", "ed448") or kind.startswith("ml-dsa"):
         sig = next(s for s in SIGNATURES if s.key_type == kind)
         return AlgorithmIdentifier(sig.oid, None)
@@ -332,6 +340,11 @@ def signature_scheme(alg: AlgorithmIdentifier) -> SignatureScheme:
     Parameters must be absent, or NULL for RSA PKCS #1 v1.5 (RFC 4055 §5
     accepts both); RSASSA-PSS parameters are decoded.
     """
+    params = alg.parameters
+    if params is None or type(params) is bytes:
+        known = _SCHEMES.get((alg.algorithm, params))
+        if known is not None:
+            return known
     sig = _SIGNATURE_BY_KEY.get(alg.algorithm)
     if sig is None:
         raise UnsupportedAlgorithm(f"unsupported signature algorithm {alg.algorithm}")
@@ -344,6 +357,17 @@ def signature_scheme(alg: AlgorithmIdentifier) -> SignatureScheme:
     if alg.parameters not in allowed:
         raise UnsupportedAlgorithm(f"unexpected parameters for {sig.name}")
     return SignatureScheme(sig.name, sig.key_type, sig.digest)
+
+
+_SCHEMES: dict[tuple[str, bytes | None], SignatureScheme] = {
+    (s.oid, params): SignatureScheme(s.name, s.key_type, s.digest)
+    for s in SIGNATURES
+    if s.oid != RSASSA_PSS
+    for params in ((None, _NULL) if s.null_params else (None,))
+}
+"""What :func:`signature_scheme` answers for each accepted (OID, parameters)
+but RSASSA-PSS's, whose parameters are decoded: a fixed table, so that the
+protectionAlg of every message is resolved by one lookup."""
 
 
 # --- RSASSA-PSS-params (RFC 4055 §3.1, the native schema's RsassaPssParams) ---------

@@ -42,7 +42,12 @@ _FALLBACK = "sha256"
 
 
 def _signature_digest(cert: x509.Certificate) -> tuple[str, bool]:
-    """(digest name, whether it is a fallback not named by the signature algorithm)."""
+    """(digest name, whether it is a fallback not named by the signature
+    algorithm), kept with the certificate (both ends ask it once per certConf)."""
+    return certinfo.fact(cert, "certHash digest", _find_signature_digest)
+
+
+def _find_signature_digest(cert: x509.Certificate) -> tuple[str, bool]:
     try:
         h = cert.signature_hash_algorithm
     except _CryptoUnsupported:
@@ -82,7 +87,8 @@ def cert_hash(cert: x509.Certificate, hash_alg: AlgorithmIdentifier | None = Non
         if hash_alg.parameters not in (None, b"\x05\x00"):
             raise UnsupportedAlgorithm(f"unexpected parameters in hashAlg {hash_alg.algorithm}")
         name = algorithms.digest(hash_alg.algorithm).name
-    return _hash(certinfo.der(cert), name)
+    # kept with the certificate: the client computes it, the server checks it
+    return certinfo.fact(cert, f"certHash {name}", lambda c: _hash(certinfo.der(c), name))
 
 
 def check_cert_hash(

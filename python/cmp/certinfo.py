@@ -32,7 +32,9 @@ __all__ = [
     "MAX_SIGNING_KEYS",
     "PARSE_ERRORS",
     "der",
+    "fact",
     "key_spki",
+    "key_usage",
     "load_der",
     "load_name",
     "name_der",
@@ -110,7 +112,9 @@ _facts = _Table()  # id(object) -> (object, {fact: value})
 _parsed = _Table()  # DER (names: (b"N", DER)) -> parsed object
 
 
-def _fact(cert: _O, name: str, compute: Callable[[_O], _T]) -> _T:
+def _fact(
+    cert: _O, name: str, compute: Callable[[_O], _T], size: Callable[[_O], int] | None = None
+) -> _T:
     key = id(cert)
     entry = _facts.entries.get(key)  # one dict lookup: atomic, no lock needed to read
     if entry is not None and entry[0] is cert:
@@ -124,10 +128,22 @@ def _fact(cert: _O, name: str, compute: Callable[[_O], _T]) -> _T:
             _facts.put(key, (cert, facts))
     value = compute(cert)  # outside the lock: may take a signature check
     facts[name] = value
-    if isinstance(value, bytes):
+    grown = len(value) if isinstance(value, bytes) else 0 if size is None else size(cert)
+    if grown:
         with _lock:
-            _facts.grow(key, len(value))
+            _facts.grow(key, grown)
     return value
+
+
+def fact(
+    obj: _O, name: str, compute: Callable[[_O], _T], size: Callable[[_O], int] | None = None
+) -> _T:
+    """``compute(obj)`` for an immutable object (a certificate, a Name),
+    computed once while its facts are kept: for facts that other modules
+    derive (certHash, a Name's canonical form). ``bytes`` count with their
+    length against :data:`MAX_CACHED_BYTES`, other values with ``size(obj)``
+    (give it unless the value is small whatever ``obj`` is)."""
+    return _fact(obj, name, compute, size)
 
 
 def der(cert: x509.Certificate) -> bytes:
@@ -216,6 +232,20 @@ def _ski(cert: x509.Certificate) -> bytes | None:
         return None
     except PARSE_ERRORS as e:  # DuplicateExtension and others are no ValueError
         raise ValueError(f"certificate extensions do not decode: {e}") from None
+
+
+def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
+    """The keyUsage, or None without one (a signer's is checked for every
+    message it signs); raises what ``cryptography`` raises (one of
+    :data:`PARSE_ERRORS`, not cached) when the extensions do not decode."""
+    return _fact(cert, "key_usage", _key_usage)
 
 
 def subject_key_id(cert: x509.Certificate) -> bytes | None:

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
+from cmp import certinfo
 from cmp.errors import CMPError
 
 __all__ = [
@@ -257,16 +258,29 @@ def oneline(name: x509.Name) -> str:
     return "".join(out)
 
 
-def _canonical(name: x509.Name) -> list[frozenset[tuple[str, object]]]:
+def _norm(value: object) -> object:
+    return " ".join(value.split()).casefold() if isinstance(value, str) else value
+
+
+def _canonical(name: x509.Name) -> tuple[frozenset[tuple[str, object]], ...]:
     # X509_NAME_cmp() compares canonical encodings: string values folded to
     # lower case with leading, trailing and repeated inner white space removed.
-    def norm(value: object) -> object:
-        return " ".join(value.split()).casefold() if isinstance(value, str) else value
+    return tuple(frozenset((a.oid.dotted_string, _norm(a.value)) for a in rdn) for rdn in name.rdns)
 
-    return [frozenset((a.oid.dotted_string, norm(a.value)) for a in rdn) for rdn in name.rdns]
+
+def _name_size(name: x509.Name) -> int:
+    return len(certinfo.name_der(name))
+
+
+def _canonical_form(name: x509.Name) -> tuple[frozenset[tuple[str, object]], ...]:
+    """The form in which :func:`same_name` compares ``name``, kept with the
+    Name object (a certificate's subject is compared with the sender of every
+    message, and with its issuer; the form is as large as the Name's DER)."""
+    return certinfo.fact(name, "canonical", _canonical, _name_size)
 
 
 def same_name(a: x509.Name, b: x509.Name) -> bool:
     """Whether two names match as OpenSSL compares them (case and repeated
-    white space in string values do not count)."""
-    return a is b or a == b or _canonical(a) == _canonical(b)
+    white space in string values do not count). Names that are equal
+    (``==``, attribute by attribute) have the same canonical form."""
+    return a is b or _canonical_form(a) == _canonical_form(b)

@@ -18,11 +18,12 @@ limits before any hashing. Certificate path validation is not done here.
 
 from __future__ import annotations
 
-import dataclasses
 import hmac as _hmac
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, Union
+from typing import Any, NamedTuple, TypeVar, Union, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -52,6 +53,7 @@ from cmp.asn1 import (
 )
 from cmp.dn import same_name
 from cmp.errors import DecodeError, LimitError, ProtectionError
+from cmp.headers import with_protection_alg
 from cmp.message import PKIMessage
 from cmp.names import name_from_der
 
@@ -187,11 +189,7 @@ def _with_protection_alg(
     message: PKIMessage, alg: AlgorithmIdentifier, sender_kid: bytes | None
 ) -> PKIMessage:
     """The message with ``alg`` (and senderKID, if given) in its header, unprotected."""
-    header = dataclasses.replace(
-        message.header,
-        protection_alg=alg,
-        sender_kid=message.header.sender_kid if sender_kid is None else sender_kid,
-    )
+    header = with_protection_alg(message.header, alg, sender_kid)
     _check_sender_identified(header)
     return PKIMessage(header, message.body, None, message.extra_certs)
 
@@ -287,23 +285,90 @@ def protect_pbmac1(
     return unprotected.with_protection(protection, certs)
 
 
+def _key_kind(key: PrivateKeyTypes | PublicKeyTypes) -> str | None:
+    """:func:`cmp.algorithms.key_type` (looked up by the key's class, not by a
+    chain of ABC checks), None for a key of no type it knows."""
+    try:
+        return algorithms.key_type(key)
+    except UnsupportedAlgorithm:
+        return None
+
+
+_ECDSA: dict[str, ec.ECDSA] = {}
+"""ECDSA signature parameters by digest name (the few of ``algorithms.DIGESTS``):
+immutable, and made for every EC signature and verification otherwise."""
+
+
+def _ecdsa(digest_name: str | None) -> ec.ECDSA:
+    assert digest_name is not None
+    found = _ECDSA.get(digest_name)
+    if found is None:
+        found = _ECDSA[digest_name] = ec.ECDSA(algorithms.hash_algorithm(digest_name))
+    return found
+
+
 def sign_data(key: PrivateKeyTypes, scheme: SignatureScheme, data: bytes) -> bytes:
     """Signs ``data`` with ``key`` under ``scheme`` (the counterpart of
     :func:`verify_signature`): protection, POPO, any signed CMP structure."""
-    if isinstance(key, rsa.RSAPrivateKey):
+    kind = _key_kind(key)
+    if kind == "ec":
+        return cast(ec.EllipticCurvePrivateKey, key).sign(data, _ecdsa(scheme.digest))
+    if kind == "rsa":
+        rsa_key = cast(rsa.RSAPrivateKey, key)
         assert scheme.digest is not None
         h = algorithms.hash_algorithm(scheme.digest)
         if scheme.pss:
-            return key.sign(data, padding.PSS(padding.MGF1(h), scheme.salt_length), h)
-        return key.sign(data, padding.PKCS1v15(), h)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        assert scheme.digest is not None
-        return key.sign(data, ec.ECDSA(algorithms.hash_algorithm(scheme.digest)))
-    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-        return key.sign(data)
+            return rsa_key.sign(data, padding.PSS(padding.MGF1(h), scheme.salt_length), h)
+        return rsa_key.sign(data, padding.PKCS1v15(), h)
+    if kind in ("ed25519", "ed448"):
+        return cast(Union[ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey], key).sign(data)
     signer: Any = key  # ML-DSA: sign(data) in pure mode with the empty context
     signature: bytes = signer.sign(data)
     return signature
+
+
+class _Signer(NamedTuple):
+    """What :func:`protect_signature` derives from a key, its certificate and
+    the digest, the same for every message they sign."""
+
+    key: PrivateKeyTypes
+    cert: x509.Certificate
+    alg: AlgorithmIdentifier
+    scheme: SignatureScheme
+    sender_kid: bytes | None
+    cert_der: bytes
+
+
+_signers: OrderedDict[tuple[int, int, str, bool], _Signer] = OrderedDict()
+"""The last :data:`cmp.certinfo.MAX_SIGNING_KEYS` signers (a client's or a
+server's credentials sign every message they send). An entry holds its key
+and certificate, so the identities in its key are not reused while it is
+kept; both are immutable, so the key-belongs-to-certificate check made when
+the entry was made still holds."""
+_signers_lock = threading.Lock()
+
+
+def _signer(key: PrivateKeyTypes, cert: x509.Certificate, digest: str, pss: bool) -> _Signer:
+    ids = (id(key), id(cert), digest, pss)
+    found = _signers.get(ids)  # one dict lookup: atomic, no lock needed to read
+    if found is not None and found.key is key and found.cert is cert:
+        return found
+    if certinfo.key_spki(key, signing=True) != certinfo.spki(cert):
+        raise ProtectionError("the private key does not belong to the signer certificate")
+    alg = algorithms.signature_algorithm_for_key(key, digest, pss=pss)
+    signer = _Signer(
+        key,
+        cert,
+        alg,
+        algorithms.signature_scheme(alg),
+        certinfo.subject_key_id(cert),
+        certinfo.der(cert),
+    )
+    with _signers_lock:
+        _signers[ids] = signer
+        while len(_signers) > certinfo.MAX_SIGNING_KEYS:
+            _signers.popitem(last=False)
+    return signer
 
 
 def protect_signature(
@@ -324,12 +389,10 @@ def protect_signature(
     ``extra_certs`` and any the message had, without duplicates. Raises
     :class:`cmp.ProtectionError` when ``key`` does not belong to ``cert``.
     """
-    if certinfo.key_spki(key, signing=True) != certinfo.spki(cert):
-        raise ProtectionError("the private key does not belong to the signer certificate")
-    alg = algorithms.signature_algorithm_for_key(key, digest, pss=pss)
-    unsigned = _with_protection_alg(message, alg, certinfo.subject_key_id(cert))
-    signature = sign_data(key, algorithms.signature_scheme(alg), unsigned.protected_part())
-    certs = _unique([*_certs_der([cert, *extra_certs]), *message.extra_certs])
+    signer = _signer(key, cert, digest, pss)
+    unsigned = _with_protection_alg(message, signer.alg, signer.sender_kid)
+    signature = sign_data(key, signer.scheme, unsigned.protected_part())
+    certs = _unique([signer.cert_der, *_certs_der(extra_certs), *message.extra_certs])
     return unsigned.with_protection(signature, certs)
 
 
@@ -446,7 +509,11 @@ def verify_signature(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, d
     InvalidSignature (or cryptography's UnsupportedAlgorithm, ValueError).
     An RSA key above :data:`RSA_MAX_BITS` is refused (ValueError) before any
     work is done with it."""
-    if isinstance(key, rsa.RSAPublicKey):
+    kind = _key_kind(key)
+    if kind == "ec":
+        cast(ec.EllipticCurvePublicKey, key).verify(sig, data, _ecdsa(scheme.digest))
+    elif kind == "rsa":
+        key = cast(rsa.RSAPublicKey, key)
         if key.key_size > RSA_MAX_BITS:
             raise ValueError(
                 f"RSA key of {key.key_size} bits is larger than the maximum of {RSA_MAX_BITS} bits"
@@ -459,11 +526,8 @@ def verify_signature(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, d
             key.verify(sig, data, padding.PSS(mgf, scheme.salt_length), h)
         else:
             key.verify(sig, data, padding.PKCS1v15(), h)
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        assert scheme.digest is not None
-        key.verify(sig, data, ec.ECDSA(algorithms.hash_algorithm(scheme.digest)))
-    elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        key.verify(sig, data)
+    elif kind in ("ed25519", "ed448"):
+        cast(Union[ed25519.Ed25519PublicKey, ed448.Ed448PublicKey], key).verify(sig, data)
     else:
         verifier: Any = key  # ML-DSA, pure mode with the empty context
         verifier.verify(sig, data)
@@ -472,12 +536,10 @@ def verify_signature(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, d
 def _check_key_usage(cert: x509.Certificate) -> None:
     # OpenSSL (cmp_vfy.c): a keyUsage extension, if present, must allow digitalSignature.
     try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
+        usage = certinfo.key_usage(cert)
     except certinfo.PARSE_ERRORS as e:
         raise ProtectionError(f"signer certificate's extensions do not decode: {e}") from None
-    if not usage.digital_signature:
+    if usage is not None and not usage.digital_signature:
         raise ProtectionError("signer certificate's keyUsage lacks digitalSignature")
 
 
@@ -559,8 +621,11 @@ def verify(
 # --- finding the signer ----------------------------------------------------------------
 
 
-def signer_candidates(message: PKIMessage) -> list[x509.Certificate]:
-    """The extraCerts that may have signed ``message``, in their order.
+def signer_candidates(
+    message: PKIMessage, certs: Sequence[bytes] | None = None
+) -> list[x509.Certificate]:
+    """The extraCerts (or, when given, the DER ``certs``) that may have
+    signed ``message``, in their order.
 
     As OpenSSL's ``cert_acceptable`` (cmp_vfy.c): the subject must equal the
     sender (a directoryName) and, when the header has a senderKID, the subject
@@ -579,7 +644,7 @@ def signer_candidates(message: PKIMessage) -> list[x509.Certificate]:
         return []
     sender = None if null_dn else name_from_der(header.sender.value)
     found = []
-    for der in message.extra_certs:
+    for der in message.extra_certs if certs is None else certs:
         try:
             cert = certinfo.load_der(der)
             if sender is not None and not same_name(cert.subject, sender):

@@ -368,6 +368,19 @@ def popo_key(
     return client_key
 
 
+def _find_sans(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _sans_of(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    """The subjectAltName of the reference certificate, kept with it (the
+    client's own certificate is asked for every ir/cr it sends)."""
+    return certinfo.fact(cert, "subjectAltName", _find_sans, lambda c: len(certinfo.der(c)))
+
+
 def cert_template(
     request: EnrollRequest,
     *,
@@ -424,12 +437,9 @@ def cert_template(
     if request.csr is not None:
         exts.extend(request.csr.extensions)
     if not request.san_nodefault and not request.has_san and refcert is not None:
-        try:
-            sans = refcert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        except x509.ExtensionNotFound:
-            pass
-        else:
-            _replace_or_append(exts, x509.Extension(sans.oid, san_critical, sans.value))
+        sans = _sans_of(refcert)
+        if sans is not None:
+            _replace_or_append(exts, x509.Extension(sans.oid, san_critical, sans))
     if request.reqexts:
         _override(exts, request.reqexts)
     if request.sans:
@@ -449,9 +459,9 @@ def cert_template(
             ),
         )
     return CertTemplate(
-        issuer=None if issuer is None else issuer.public_bytes(),
+        issuer=None if issuer is None else certinfo.name_der(issuer),
         validity=validity,
-        subject=None if subject is None else subject.public_bytes(),
+        subject=None if subject is None else certinfo.name_der(subject),
         public_key=public_key_der(key),
         extensions=encode_extensions(exts),
     )

@@ -473,7 +473,9 @@ class MockServer:
         self._status = config.status_info()
         self._secret: bytes | None = _as_bytes(config.srv_secret)
         self._ref: bytes | None = _as_bytes(config.srv_ref)
-        self._sender: x509.Name = config.srv_cert.subject if config.srv_cert else NULL_DN
+        self._sender = GeneralName.directory_name(
+            config.srv_cert.subject if config.srv_cert else NULL_DN
+        )
         self._signer = config.srv_cert is not None and config.srv_key is not None
         chain = _chain_of(config.srv_cert, config.srv_untrusted)
         self._srv_chain_certs = chain[1:]
@@ -703,7 +705,7 @@ class MockServer:
         """As OpenSSL's ``check_msg_find_cert``: a certificate named by sender and
         senderKID whose key verifies the signature and whose path validates."""
         pool = list(dict.fromkeys([*msg.extra_certs, *txn.untrusted, *self._pool]))
-        candidates = protection.signer_candidates(msg.with_protection(msg.protection, pool))
+        candidates = protection.signer_candidates(msg, pool)
         untrusted = _load_certs(pool)
         problems = []
         for cert in candidates:
@@ -997,13 +999,12 @@ class MockServer:
         hdr = response_header(
             ex.request.header,
             self._sender,
+            sender_kid=self._ref,
             implicit_confirm=ex.implicit_confirm,
             pvno=pvno if pvno in self.config.pvnos and pvno in (2, 3) else 2,
         )
         if hdr.transaction_id is None:  # the request had none: OpenSSL makes one up
             hdr = dataclasses.replace(hdr, transaction_id=ex.txn.tid)
-        if self._ref is not None:
-            hdr = dataclasses.replace(hdr, sender_kid=self._ref)
         ex.txn.sender_nonce = hdr.sender_nonce
         msg = PKIMessage(hdr, body, None, ex.extra_certs)
         if self.config.send_unprotected or ex.unprotected:

@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -55,10 +55,11 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cmp import certinfo
 from cmp import protection as _protection
 from cmp._mac import PBM_MAX_ITERATIONS
-from cmp.algorithms import PASSWORD_BASED_MAC, PBMAC1
+from cmp.algorithms import PASSWORD_BASED_MAC, PBMAC1, UnsupportedAlgorithm, key_type
 from cmp.asn1 import (
     CertRepMessage,
     FailInfo,
+    GeneralName,
     InfoTypeAndValue,
     PKIBody,
     PKIHeader,
@@ -508,19 +509,22 @@ class Transaction:
         self._pending: _Pending | None = None
         self._error: BaseException | None = None
         self._salt: bytes | None = None
-        self._sender = sender_name(
+        sender = sender_name(
             cert=config.cert,
             oldcert=getattr(request, "oldcert", None),
             csr=getattr(request, "csr", None),
             subject=getattr(request, "subject", None),
         )
-        self._recipient = recipient_name(
+        recipient = recipient_name(
             recipient=config.recipient,
             srvcert=config.srvcert,
             issuer=getattr(request, "issuer", None),
             oldcert=getattr(request, "oldcert", None),
             cert=config.cert,
         )
+        # as directoryNames once: every request of the transaction names them
+        self._sender = GeneralName("directoryName", certinfo.name_der(sender))
+        self._recipient = GeneralName("directoryName", certinfo.name_der(recipient))
         expected = config.expect_sender
         if expected is None and config.srvcert is not None:
             expected = config.srvcert.subject
@@ -796,9 +800,14 @@ class Transaction:
             key = cert.public_key()
         except (ValueError, _CryptoUnsupported) as e:
             return f"unusable public key: {e}"
-        if not isinstance(key, rsa.RSAPublicKey):
+        try:
+            kind = key_type(key)  # by the key's class: no chain of ABC checks
+        except UnsupportedAlgorithm:
             return None
-        bits, low, high = key.key_size, self.config.min_rsa_bits, self.config.max_rsa_bits
+        if kind != "rsa":
+            return None
+        bits = cast(rsa.RSAPublicKey, key).key_size
+        low, high = self.config.min_rsa_bits, self.config.max_rsa_bits
         if bits < low:
             return f"RSA key of {bits} bits is smaller than the minimum of {low} bits"
         if bits > high:

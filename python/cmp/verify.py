@@ -299,7 +299,7 @@ def _is_ca(cert: x509.Certificate) -> bool:
 def _same_bytes(a: x509.Name, b: x509.Name) -> bool:
     """Equal DER, as cryptography's verifier compares names (x509.Name's ``==``
     ignores string types)."""
-    return a.public_bytes() == b.public_bytes()
+    return a is b or certinfo.name_der(a) == certinfo.name_der(b)
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
@@ -473,25 +473,29 @@ class ChainValidator:
         why = certinfo.unreadable(cert)
         if why is not None:
             raise VerificationError(UNSPECIFIED, detail=f"the certificate does not decode: {why}")
+        # The pool without duplicates, by DER (also the memo key). OpenSSL
+        # cannot load unreadable certificates at all; reading their names
+        # would fail below.
+        pool: dict[bytes, x509.Certificate] = {}
+        for c in untrusted:
+            if certinfo.unreadable(c) is None:
+                pool.setdefault(certinfo.der(c), c)
+        for c in self._trusted_intermediates:
+            pool.setdefault(certinfo.der(c), c)
         job = _Job(
             cert=cert,
-            # OpenSSL cannot load these at all; reading their names would fail below.
-            pool=_dedupe(
-                [
-                    *(c for c in untrusted if certinfo.unreadable(c) is None),
-                    *self._trusted_intermediates,
-                ]
-            ),
+            pool=list(pool.values()),
             moment=_utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc),
             lenient_time=opts.no_check_time and opts.attime is None,
         )
-        if certinfo.der(cert) in self._anchor_ders:
+        cert_der = certinfo.der(cert)
+        if cert_der in self._anchor_ders:
             chain = self._directly_trusted(job)
         elif job.lenient_time:
             chain = self._build(job)
             self._check_shape(job, chain)
         else:
-            key = (certinfo.der(cert), *map(certinfo.der, job.pool))
+            key = (cert_der, *pool)
             remembered = self._remembered(key, job.moment)
             if remembered is None:
                 chain = self._build(job)
