@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Union
@@ -82,14 +83,48 @@ _NULL = b"\x05\x00"
 NameLike = Union[x509.Name, GeneralName]
 
 
+class _RandomBytes:
+    """Bytes of the operating system's CSPRNG (``os.urandom``), read 4 KiB at
+    a time: a transaction takes a dozen nonces, IDs and salts, and a system
+    call for each was a measurable part of an in-process enrollment. A forked
+    child throws its parent's bytes away, so that no two processes ever hand
+    out the same ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._used = 0
+
+    def take(self, n: int) -> bytes:
+        with self._lock:
+            if self._used + n > len(self._buffer):
+                self._buffer, self._used = os.urandom(max(4096, n)), 0
+            start = self._used
+            self._used += n
+            return self._buffer[start : self._used]
+
+    def reset(self) -> None:
+        self._lock = threading.Lock()  # a fork may have copied it held
+        self._buffer, self._used = b"", 0
+
+
+_random = _RandomBytes()
+os.register_at_fork(after_in_child=_random.reset)
+
+
+def random_bytes(n: int) -> bytes:
+    """``n`` bytes from the operating system's CSPRNG (see :class:`_RandomBytes`)."""
+    return _random.take(n)
+
+
 def new_transaction_id() -> bytes:
     """128 random bits for a new transaction (RFC 9810 §5.1.1)."""
-    return os.urandom(TRANSACTION_ID_LENGTH)
+    return _random.take(TRANSACTION_ID_LENGTH)
 
 
 def new_nonce() -> bytes:
     """128 random bits for a senderNonce (RFC 9810 §5.1.1)."""
-    return os.urandom(NONCE_LENGTH)
+    return _random.take(NONCE_LENGTH)
 
 
 def _general_name(name: NameLike | None) -> GeneralName:

@@ -55,7 +55,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -98,7 +97,12 @@ from cmp.asn1 import (
 from cmp.certhash import check_cert_hash
 from cmp.dn import NULL_DN, oneline, same_name
 from cmp.errors import CMPError, DecodeError, ProtectionError
-from cmp.headers import has_implicit_confirm, new_transaction_id, response_header
+from cmp.headers import (
+    has_implicit_confirm,
+    new_transaction_id,
+    random_bytes,
+    response_header,
+)
 from cmp.message import PKIMessage
 from cmp.names import name_from_der
 from cmp.status import format_status_info
@@ -434,9 +438,9 @@ class _Transaction:
     untrusted: list[bytes] = field(default_factory=list)
     """extraCerts the client sent so far, candidates for later signatures."""
     touched: float = field(default_factory=time.monotonic)
-    salt: bytes = field(default_factory=lambda: os.urandom(16))
-    """The salt of our MAC-protected answers: one per transaction, so that the
-    MAC key is derived once (see ``cmp._mac``)."""
+    salt: bytes | None = None
+    """The salt of our MAC-protected answers, drawn with the first: one per
+    transaction, so that the MAC key is derived once (see ``cmp._mac``)."""
 
 
 @dataclass
@@ -1012,6 +1016,8 @@ class MockServer:
         secret = self._secret
         if ex.mac is not None and secret is not None:
             salt = ex.txn.salt
+            if salt is None:
+                salt = ex.txn.salt = random_bytes(16)
             if ex.mac == "pbmac1":
                 return protection.protect_pbmac1(msg, secret, ref=self._ref, salt=salt)
             return protection.protect_pbm(msg, secret, ref=self._ref, salt=salt)

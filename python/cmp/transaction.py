@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +72,7 @@ from cmp.headers import (
     name_of,
     new_transaction_id,
     pvno_for_body,
+    random_bytes,
     recipient_name,
     request_header,
     sender_name,
@@ -437,7 +437,7 @@ def protect_request(
             message,
             config.secret,
             ref=config.ref,
-            salt=os.urandom(config.pbm_salt_length) if salt is None else salt,
+            salt=random_bytes(config.pbm_salt_length) if salt is None else salt,
             iterations=config.pbm_iterations,
             owf=config.digest,
             mac=config.mac,
@@ -663,7 +663,7 @@ class Transaction:
         # per message, and a key shared by the messages of one transaction is no
         # weaker than a session key.
         if self._salt is None:
-            self._salt = os.urandom(self.config.pbm_salt_length)
+            self._salt = random_bytes(self.config.pbm_salt_length)
         return protect_request(message, self.config, self._salt)
 
     def _send(self, message: PKIMessage, state: str) -> Send:
