@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from cmp import _native
 from cmp.config import ConfigFile
 from cmp.dn import attribute_oid
 from cmp.errors import CMPError
@@ -356,21 +357,13 @@ def _der(tag: int, content: bytes) -> bytes:
 
 
 def _der_integer(value: int, tag: int = 0x02) -> bytes:
-    size = (value + (value < 0)).bit_length() // 8 + 1
-    return _der(tag, value.to_bytes(size, "big", signed=True))
+    """An INTEGER, or with ``tag`` an IMPLICIT-tagged one (same content)."""
+    der = _native.encode_as("INTEGER", value)
+    return der if tag == 0x02 else bytes((tag,)) + der[1:]
 
 
 def _der_oid(oid: x509.ObjectIdentifier) -> bytes:
-    arcs = [int(arc) for arc in oid.dotted_string.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return _der(0x06, bytes(out))
+    return _native.encode_as("ObjectIdentifier", oid.dotted_string)
 
 
 def _der_named_bits(bits: set[int]) -> bytes:
