@@ -51,6 +51,15 @@ fn split_body_tag(py: Python<'_>, data: &[u8]) -> PyResult<usize> {
     }
 }
 
+/// `(first identifier octet, contents offset, end offset)` of the DER TLV at
+/// `pos` of `data` (see `cmpkit_core::der::header_at`); ValueError when it is
+/// no well-formed DER header (or, with `whole`, is cut short).
+#[pyfunction]
+#[pyo3(signature = (data, pos, whole = true))]
+pub fn der_header(data: &[u8], pos: usize, whole: bool) -> PyResult<(u8, usize, usize)> {
+    cmpkit_core::der::header_at(data, pos, whole).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 /// Decodes a PKIMessage into `(header, body, protection, extra_certs)`.
 #[pyfunction]
 pub fn decode_message<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
@@ -176,6 +185,7 @@ pub fn get_limits() -> (usize, usize, usize) {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_message, m)?)?;
+    m.add_function(wrap_pyfunction!(der_header, m)?)?;
     m.add_function(wrap_pyfunction!(decode_message, m)?)?;
     m.add_function(wrap_pyfunction!(protected_part_of, m)?)?;
     m.add_function(wrap_pyfunction!(encode_protected_part, m)?)?;

@@ -74,7 +74,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import NameOID
 
-from cmp import algorithms, certinfo, protection
+from cmp import _native, algorithms, certinfo, protection
 from cmp.algorithms import DH_BASED_MAC, PASSWORD_BASED_MAC, PBMAC1, UnsupportedAlgorithm
 from cmp.asn1 import (
     CertId,
@@ -1171,21 +1171,10 @@ def _build_certificate(
 
 
 def _tlv(der: bytes, pos: int, *, whole: bool = True) -> tuple[int, int, int]:
-    """(tag, content start, end) of the DER TLV at ``pos``; raises ValueError,
-    also when its content is cut short unless not ``whole`` is asked for."""
-    if pos + 2 > len(der):
-        raise ValueError("truncated")
-    tag, length = der[pos], der[pos + 1]
-    pos += 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 1 <= count <= 4 or pos + count > len(der):
-            raise ValueError("bad length")
-        length = int.from_bytes(der[pos : pos + count], "big")
-        pos += count
-    if whole and pos + length > len(der):
-        raise ValueError("truncated")
-    return tag, pos, pos + length
+    """(first identifier octet, content start, end) of the DER TLV at ``pos``,
+    read by the native core; raises ValueError, also when its content is cut
+    short unless not ``whole`` is asked for."""
+    return _native.der_header(der, pos, whole)
 
 
 def _salvage_header(der: bytes) -> PKIHeader | None:

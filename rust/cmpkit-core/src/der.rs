@@ -110,6 +110,26 @@ fn element(data: &[u8], pos: usize, depth: usize, limits: &Limits) -> Result<usi
     Ok(end)
 }
 
+/// The identifier and length octets of the TLV at `pos`, read as [`check`]
+/// reads them (tag form, minimal definite length): (the first identifier
+/// octet, offset of the contents, offset after the element). With `whole`,
+/// the contents must be all there; without, a TLV cut short still gives its
+/// header (to salvage the header of a truncated message).
+pub fn header_at(data: &[u8], pos: usize, whole: bool) -> Result<(u8, usize, usize), DerError> {
+    let (_, after_tag) = tag(data, pos)?;
+    let (len, contents) = length(data, after_tag)?;
+    let end = contents
+        .checked_add(len)
+        .ok_or_else(|| fault(after_tag, "length overflows"))?;
+    if whole && end > data.len() {
+        return Err(fault(
+            after_tag,
+            format!("length {len} runs past the end of the input"),
+        ));
+    }
+    Ok((data[pos], contents, end))
+}
+
 /// Parses the identifier octets at `pos`: (constructed?, offset after the tag).
 fn tag(data: &[u8], pos: usize) -> Result<(bool, usize), DerError> {
     let first = *data
@@ -227,6 +247,20 @@ mod tests {
         let e = check(&d, &Limits::default()).unwrap_err();
         assert!(e.reason.contains("nesting"));
         assert!(e.limit);
+    }
+
+    #[test]
+    fn header_at_reads_one_tlv_header() {
+        let data = [0x30, 0x81, 0x80];
+        assert!(header_at(&data, 0, true).is_err());
+        assert_eq!(header_at(&data, 0, false).unwrap(), (0x30, 3, 131));
+        assert_eq!(
+            header_at(&[0x04, 0x01, 0xaa], 0, true).unwrap(),
+            (0x04, 2, 3)
+        );
+        assert!(header_at(&[0x04, 0x81, 0x01, 0xaa], 0, true).is_err()); // not minimal
+        assert!(header_at(&[0x04], 0, false).is_err());
+        assert!(header_at(&[], 0, false).is_err());
     }
 
     #[test]
