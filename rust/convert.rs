@@ -73,6 +73,10 @@ pub fn instance<'py>(
     Ok(obj)
 }
 
+/// `co_filename` of the `__init__` that `cmp._frozen.fast_init` writes: it
+/// too only stores the fields.
+const FAST_INIT_FILENAME: &str = "<cmp fast init>";
+
 fn plain_dataclass(cls: &Bound<'_, PyAny>, names: &[&Bound<'_, PyString>]) -> PyResult<bool> {
     let py = cls.py();
     if cls.hasattr(pyo3::intern!(py, "__post_init__"))?
@@ -91,7 +95,7 @@ fn plain_dataclass(cls: &Bound<'_, PyAny>, names: &[&Bound<'_, PyString>]) -> Py
         .getattr(pyo3::intern!(py, "__code__"))
         .and_then(|code| code.getattr(pyo3::intern!(py, "co_filename")))
         .and_then(|name| name.extract::<String>())
-        .is_ok_and(|name| name == "<string>");
+        .is_ok_and(|name| name == "<string>" || name == FAST_INIT_FILENAME);
     if !params.getattr(pyo3::intern!(py, "init"))?.is_truthy()? || !generated {
         return Ok(false);
     }

@@ -36,12 +36,16 @@ fn split(data: &[u8]) -> asn1::ParseResult<(asn1::Tlv<'_>, asn1::Tlv<'_>)> {
 /// Validates `data` as a PKIMessage and returns the RFC name of its body.
 #[pyfunction]
 pub fn check_message(py: Python<'_>, data: &[u8]) -> PyResult<&'static str> {
-    let body_tag = split_body_tag(py, data)?;
-    Ok(BODY_NAMES[body_tag])
+    parse(py, data)?;
+    body_name(py, data)
 }
 
-fn split_body_tag(py: Python<'_>, data: &[u8]) -> PyResult<usize> {
-    parse(py, data)?;
+/// The RFC name of the body of `data`, already validated.
+fn body_name(py: Python<'_>, data: &[u8]) -> PyResult<&'static str> {
+    Ok(BODY_NAMES[body_index(py, data)?])
+}
+
+fn body_index(py: Python<'_>, data: &[u8]) -> PyResult<usize> {
     let (_, body) = split(data).map_err(|e| decode_error(py, "PKIMessage", &e))?;
     let n = body.tag().as_u8().map(|t| t & 0x1f).unwrap_or(0xff) as usize;
     if n < BODY_NAMES.len() {
@@ -60,17 +64,23 @@ pub fn der_header(data: &[u8], pos: usize, whole: bool) -> PyResult<(u8, usize, 
     cmpkit_core::der::header_at(data, pos, whole).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// Decodes a PKIMessage into `(header, body, protection, extra_certs)`.
+/// Decodes a PKIMessage into `(body name, header, body, protection,
+/// extra_certs, protected part)`: validated and parsed once, the protected
+/// part sliced from `data` as `protected_part_of` does.
 #[pyfunction]
 pub fn decode_message<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
     let msg = parse(py, data)?;
+    let kind = body_name(py, data)?;
+    let part = protected_part(py, data)?;
     PyTuple::new(
         py,
         [
+            pyo3::types::PyString::new(py, kind).into_any(),
             msg.header.to_py(py)?,
             msg.body.to_py(py)?,
             msg.protection.to_py(py)?,
             msg.extra_certs.to_py(py)?,
+            part.into_any(),
         ],
     )
 }
@@ -80,6 +90,11 @@ pub fn decode_message<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, 
 #[pyfunction]
 pub fn protected_part_of<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     parse(py, data)?;
+    protected_part(py, data)
+}
+
+/// `protected_part_of` for `data` already validated.
+fn protected_part<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     let (header, body) = split(data).map_err(|e| decode_error(py, "PKIMessage", &e))?;
     let mut contents = Vec::with_capacity(header.full_data().len() + body.full_data().len());
     contents.extend_from_slice(header.full_data());

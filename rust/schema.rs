@@ -159,27 +159,24 @@ fn datetime_to_py<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     static CLS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     static PRECISE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let kwargs = pyo3::types::PyDict::new(py);
-    kwargs.set_item("tzinfo", utc(py)?)?;
-    let cls = match nanosecond {
+    let args = (
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        micros,
+        utc(py)?,
+    );
+    match nanosecond {
         Some(ns) => {
-            kwargs.set_item("nanosecond", ns)?;
-            lazy_class(py, &PRECISE, "cmp.asn1", "PreciseDatetime")?
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item(pyo3::intern!(py, "nanosecond"), ns)?;
+            lazy_class(py, &PRECISE, "cmp.asn1", "PreciseDatetime")?.call(args, Some(&kwargs))
         }
-        None => lazy_class(py, &CLS, "datetime", "datetime")?,
-    };
-    cls.call(
-        (
-            dt.year(),
-            dt.month(),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second(),
-            micros,
-        ),
-        Some(&kwargs),
-    )
+        None => lazy_class(py, &CLS, "datetime", "datetime")?.call1(args),
+    }
 }
 
 /// A Python `datetime` (naive means UTC) → (date and time in UTC, microseconds).
@@ -193,22 +190,26 @@ fn datetime_from_py(obj: &Bound<'_, PyAny>) -> PyResult<(asn1::DateTime, u32)> {
             crate::convert::type_name(obj)
         )));
     }
-    let obj = if obj.getattr("tzinfo")?.is_none() {
+    use pyo3::intern;
+    let zone = obj.getattr(intern!(py, "tzinfo"))?;
+    let utc = utc(py)?;
+    let obj = if zone.is_none() || zone.is(&utc) {
         obj.clone()
     } else {
-        obj.call_method1("astimezone", (utc(py)?,))?
+        obj.call_method1(intern!(py, "astimezone"), (utc,))?
     };
-    let get = |name: &str| -> PyResult<u32> { obj.getattr(name)?.extract() };
+    let get =
+        |name: &Bound<'_, pyo3::types::PyString>| -> PyResult<u32> { obj.getattr(name)?.extract() };
     let dt = asn1::DateTime::new(
-        get("year")? as u16,
-        get("month")? as u8,
-        get("day")? as u8,
-        get("hour")? as u8,
-        get("minute")? as u8,
-        get("second")? as u8,
+        get(intern!(py, "year"))? as u16,
+        get(intern!(py, "month"))? as u8,
+        get(intern!(py, "day"))? as u8,
+        get(intern!(py, "hour"))? as u8,
+        get(intern!(py, "minute"))? as u8,
+        get(intern!(py, "second"))? as u8,
     )
     .map_err(|_| PyValueError::new_err("date out of the range DER can carry"))?;
-    Ok((dt, get("microsecond")?))
+    Ok((dt, get(intern!(py, "microsecond"))?))
 }
 
 /// GeneralizedTime (fractions allowed, as in messageTime) is a UTC `datetime`;
@@ -229,7 +230,8 @@ impl FromPy<'_> for GeneralizedTime {
         let precise = lazy_class(obj.py(), &PRECISE, "cmp.asn1", "PreciseDatetime")?;
         // Read from `obj` itself: a time zone shifts by whole microseconds.
         let beyond: u32 = if obj.is_instance(&precise)? {
-            obj.getattr("nanosecond")?.extract()?
+            obj.getattr(pyo3::intern!(obj.py(), "nanosecond"))?
+                .extract()?
         } else {
             0
         };

@@ -283,6 +283,22 @@ def test_conformance_vectors_round_trip_byte_exact(conformance_dir: Path) -> Non
     assert set(kinds.values()) >= {"ir", "ip", "cr", "genm"}
 
 
+def test_decoding_at_once_gives_what_lazy_decoding_gives(some_messages: dict[str, bytes]) -> None:
+    # PKIMessage.decode validates and converts in one pass over the bytes.
+    for name, der in some_messages.items():
+        lazy, eager = PKIMessage.from_der(der), PKIMessage.decode(der)
+        assert eager.body_type == lazy.body_type, name
+        assert eager.protected_part() == lazy.protected_part() == _native.protected_part_of(der)
+        assert (eager.header, eager.body) == (lazy.header, lazy.body), name
+        assert (eager.protection, eager.extra_certs) == (lazy.protection, lazy.extra_certs)
+        assert eager.to_der() == der and eager == lazy
+        for n in (0, 1, len(der) // 2, len(der) - 1):
+            with pytest.raises(DecodeError):
+                PKIMessage.decode(der[:n])
+    with pytest.raises(TypeError):
+        PKIMessage.decode("not bytes")  # type: ignore[arg-type]
+
+
 def test_conformance_csr_is_not_a_pkimessage(conformance_dir: Path) -> None:
     csr = (conformance_dir / "vectors" / "msg_data" / "pkcs10.der").read_bytes()
     x509.load_der_x509_csr(csr)  # it is a fine CSR ...
@@ -1802,11 +1818,13 @@ def test_directory_name_from_cryptography_name() -> None:
 
 def test_asn1_classes_are_plain_dataclasses_the_decoder_may_fill_directly() -> None:
     # rust/convert.rs makes decoded values with object.__new__ and the instance
-    # __dict__ when a class is a plain dataclass (generated __init__, nothing run
-    # after it); it calls the class otherwise. Every class here should be plain.
+    # __dict__ when a class is a plain dataclass (an __init__ that only stores
+    # the fields: cmp._frozen's, or the generated one; nothing run after it);
+    # it calls the class otherwise. Every class here should be plain.
     import dataclasses as dc
 
     import cmp.asn1 as asn1_module
+    from cmp._frozen import FAST_INIT_FILENAME
 
     classes = [
         c for c in vars(asn1_module).values()
@@ -1815,6 +1833,6 @@ def test_asn1_classes_are_plain_dataclasses_the_decoder_may_fill_directly() -> N
     assert len(classes) > 40
     for cls in classes:
         assert cls.__dataclass_params__.init, cls  # type: ignore[attr-defined]
-        assert cls.__init__.__code__.co_filename == "<string>", cls
+        assert cls.__init__.__code__.co_filename == FAST_INIT_FILENAME, cls
         assert not hasattr(cls, "__post_init__"), cls
         assert "__slots__" not in vars(cls), cls

@@ -18,8 +18,9 @@ from typing import Any, Callable
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
@@ -33,7 +34,7 @@ from openssl_harness import (
 )
 
 import cmp
-from cmp import algorithms
+from cmp import _native, algorithms
 from cmp.algorithms import UnsupportedAlgorithm
 from cmp.asn1 import (
     AlgorithmIdentifier,
@@ -53,6 +54,7 @@ from cmp.protection import (
     protect_signature,
     signer_candidates,
     verify,
+    verify_signature,
 )
 
 ID_PASSWORD_BASED_MAC = "1.2.840.113533.7.66.13"
@@ -382,6 +384,50 @@ def test_signature_protection_round_trips(
     verify(protected, cert=s.cert)
     with pytest.raises(cmp.ProtectionError, match="does not verify"):
         verify(flip_protected_part(protected), cert=s.cert)
+
+
+@pytest.mark.parametrize(("kind", "options", "expected_alg"), SIGNATURE_CASES)
+def test_signatures_are_those_of_cryptography_hashing_the_data_itself(
+    signers: dict[str, Signer],
+    kind: str,
+    options: dict[str, Any],
+    expected_alg: AlgorithmIdentifier,
+) -> None:
+    # protection hashes first (the native core, hashlib for SHA-3) and has the
+    # digest signed and verified (Prehashed): the very signatures of
+    # cryptography hashing the data, checked both ways with its own calls.
+    s = signer(signers, kind)
+    protected = protect_signature(make_message(s.cert.subject), s.key, s.cert, **options)
+    scheme = algorithms.signature_scheme(expected_alg)
+    data, sig = protected.protected_part(), protected.protection
+    assert sig is not None
+    public = s.cert.public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        assert scheme.digest is not None
+        ecdsa = ec.ECDSA(algorithms.hash_algorithm(scheme.digest))
+        public.verify(sig, data, ecdsa)
+        verify_signature(public, scheme, s.key.sign(data, ecdsa), data)
+    elif isinstance(public, rsa.RSAPublicKey):
+        assert scheme.digest is not None
+        h = algorithms.hash_algorithm(scheme.digest)
+        pad: Any = (
+            padding.PSS(padding.MGF1(h), scheme.salt_length) if scheme.pss else padding.PKCS1v15()
+        )
+        public.verify(sig, data, pad, h)
+        verify_signature(public, scheme, s.key.sign(data, pad, h), data)
+    else:
+        verify_signature(public, scheme, sig, data)
+    with pytest.raises(InvalidSignature):
+        verify_signature(public, scheme, sig, data + b"\0")
+
+
+@pytest.mark.parametrize("name", ["sha1", "sha224", "sha256", "sha384", "sha512"])
+def test_native_digest_is_the_hash_of_the_data(name: str) -> None:
+    for size in (0, 1, 55, 64, 1000, 1 << 16):
+        data = os.urandom(size)
+        assert _native.digest(name, data) == hashlib.new(name, data).digest()
+    with pytest.raises(ValueError, match="unknown"):
+        _native.digest("md5", b"")
 
 
 def test_signature_sets_sender_kid_to_subject_key_identifier(signers: dict[str, Signer]) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cmp import _native
+from cmp._frozen import fast_init
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -708,3 +709,10 @@ class KemBMParameter:
     kem_context: bytes | None
     len: int
     mac: AlgorithmIdentifier
+
+
+# Every value class above is built by the hundred per transaction.
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and _cls.__module__ == __name__:
+        fast_init(_cls)
+del _cls

@@ -33,6 +33,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Callable, Union
 
+from cmp._frozen import fast_init
 from cmp.client import AsyncClient
 from cmp.requests import EnrollRequest
 from cmp.transaction import TransactionConfig, TransactionResult
@@ -54,6 +55,7 @@ ProgressCallback = Callable[["BatchProgress"], None]
 ClientSource = Union[AsyncClient, Callable[[], AsyncClient]]
 
 
+@fast_init
 @dataclass(frozen=True)
 class BatchItem:
     """The outcome of one request of a batch.
@@ -75,6 +77,7 @@ class BatchItem:
         return self.error is None
 
 
+@fast_init
 @dataclass(frozen=True)
 class BatchProgress:
     """Where a batch stands, as given to the ``progress`` callback after each item.

@@ -168,11 +168,24 @@ class PKIMessage:
         msg._protected_part = None
         return msg
 
+    @classmethod
+    def decode(cls, data: _Bytes) -> PKIMessage:
+        """:meth:`from_der` with every field converted at once, in one pass
+        over the bytes: for a message that will be read whole (a response
+        being checked, a request being served)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"PKIMessage.decode needs bytes, not {type(data).__name__}")
+        msg = cls.__new__(cls)
+        msg._der = bytes(data)
+        msg._decode()
+        return msg
+
     def _decode(self) -> None:
         assert self._der is not None
-        header, body, protection, extra = _native.decode_message(self._der)
-        self._header, self._body, self._protection = header, body, protection
+        kind, header, body, protection, extra, part = _native.decode_message(self._der)
+        self._body_type, self._header, self._body, self._protection = kind, header, body, protection
         self._extra_certs = () if extra is None else extra or EMPTY_EXTRA_CERTS
+        self._protected_part = part
         self._decoded = True
 
     @property

@@ -18,6 +18,7 @@ limits before any hashing. Certificate path validation is not done here.
 
 from __future__ import annotations
 
+import hashlib
 import hmac as _hmac
 import os
 import threading
@@ -28,10 +29,11 @@ from typing import Any, NamedTuple, TypeVar, Union, cast
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from cmp import _mac, algorithms, certinfo
+from cmp import _mac, _native, algorithms, certinfo
 from cmp.algorithms import (
     DH_BASED_MAC,
     KEM_BASED_MAC,
@@ -294,17 +296,71 @@ def _key_kind(key: PrivateKeyTypes | PublicKeyTypes) -> str | None:
         return None
 
 
-_ECDSA: dict[str, ec.ECDSA] = {}
-"""ECDSA signature parameters by digest name (the few of ``algorithms.DIGESTS``):
-immutable, and made for every EC signature and verification otherwise."""
+class _Prehash(NamedTuple):
+    """How to hash the input of a signature before handing it to ``cryptography``."""
+
+    digest: Callable[[bytes], bytes]
+    algorithm: utils.Prehashed
+    ecdsa: ec.ECDSA
 
 
-def _ecdsa(digest_name: str | None) -> ec.ECDSA:
+_PREHASH: dict[str, _Prehash | None] = {}
+"""Prehashing by digest name, None for a digest hashed by ``cryptography``.
+Hashing first and signing or verifying the digest (``Prehashed``) gives the
+same signatures as handing ``cryptography`` the data, and spares it fetching
+the digest from the provider on every call: an EC P-256 verification takes
+~66 µs instead of ~79 µs. SHA-1 and SHA-2 are hashed by the native core
+(RustCrypto, SHA-NI where the CPU has it), SHA-3 by hashlib."""
+
+
+def _core_digester(name: str) -> Callable[[bytes], bytes]:
+    return lambda data: _native.digest(name, data)
+
+
+def _hashlib_digester(constructor: Callable[[bytes], Any]) -> Callable[[bytes], bytes]:
+    return lambda data: cast(bytes, constructor(data).digest())
+
+
+_DIGESTERS: dict[str, Callable[[bytes], bytes]] = {
+    **{name: _core_digester(name) for name in ("sha1", "sha224", "sha256", "sha384", "sha512")},
+    **{
+        f"sha3-{bits}": _hashlib_digester(getattr(hashlib, f"sha3_{bits}"))
+        for bits in (224, 256, 384, 512)
+        if hasattr(hashlib, f"sha3_{bits}")
+    },
+}
+
+
+def _prehash(digest_name: str | None) -> _Prehash | None:
     assert digest_name is not None
-    found = _ECDSA.get(digest_name)
-    if found is None:
-        found = _ECDSA[digest_name] = ec.ECDSA(algorithms.hash_algorithm(digest_name))
+    try:
+        return _PREHASH[digest_name]
+    except KeyError:
+        pass
+    digester = _DIGESTERS.get(digest_name)
+    found = None
+    if digester is not None:
+        prehashed = utils.Prehashed(algorithms.hash_algorithm(digest_name))
+        found = _Prehash(digester, prehashed, ec.ECDSA(prehashed))
+    _PREHASH[digest_name] = found
     return found
+
+
+def _ec_args(digest_name: str | None, data: bytes) -> tuple[bytes, ec.ECDSA]:
+    pre = _prehash(digest_name)
+    if pre is None:
+        return data, ec.ECDSA(algorithms.hash_algorithm(cast(str, digest_name)))
+    return pre.digest(data), pre.ecdsa
+
+
+def _rsa_args(
+    digest_name: str | None, data: bytes
+) -> tuple[bytes, hashes.HashAlgorithm | utils.Prehashed]:
+    assert digest_name is not None
+    pre = _prehash(digest_name)
+    if pre is None:
+        return data, algorithms.hash_algorithm(digest_name)
+    return pre.digest(data), pre.algorithm
 
 
 def sign_data(key: PrivateKeyTypes, scheme: SignatureScheme, data: bytes) -> bytes:
@@ -312,14 +368,15 @@ def sign_data(key: PrivateKeyTypes, scheme: SignatureScheme, data: bytes) -> byt
     :func:`verify_signature`): protection, POPO, any signed CMP structure."""
     kind = _key_kind(key)
     if kind == "ec":
-        return cast(ec.EllipticCurvePrivateKey, key).sign(data, _ecdsa(scheme.digest))
+        return cast(ec.EllipticCurvePrivateKey, key).sign(*_ec_args(scheme.digest, data))
     if kind == "rsa":
         rsa_key = cast(rsa.RSAPrivateKey, key)
         assert scheme.digest is not None
         h = algorithms.hash_algorithm(scheme.digest)
+        signed, how = _rsa_args(scheme.digest, data)
         if scheme.pss:
-            return rsa_key.sign(data, padding.PSS(padding.MGF1(h), scheme.salt_length), h)
-        return rsa_key.sign(data, padding.PKCS1v15(), h)
+            return rsa_key.sign(signed, padding.PSS(padding.MGF1(h), scheme.salt_length), how)
+        return rsa_key.sign(signed, padding.PKCS1v15(), how)
     if kind in ("ed25519", "ed448"):
         return cast(Union[ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey], key).sign(data)
     signer: Any = key  # ML-DSA: sign(data) in pure mode with the empty context
@@ -511,21 +568,20 @@ def verify_signature(key: PublicKeyTypes, scheme: SignatureScheme, sig: bytes, d
     work is done with it."""
     kind = _key_kind(key)
     if kind == "ec":
-        cast(ec.EllipticCurvePublicKey, key).verify(sig, data, _ecdsa(scheme.digest))
+        cast(ec.EllipticCurvePublicKey, key).verify(sig, *_ec_args(scheme.digest, data))
     elif kind == "rsa":
         key = cast(rsa.RSAPublicKey, key)
         if key.key_size > RSA_MAX_BITS:
             raise ValueError(
                 f"RSA key of {key.key_size} bits is larger than the maximum of {RSA_MAX_BITS} bits"
             )
-        assert scheme.digest is not None
-        h = algorithms.hash_algorithm(scheme.digest)
+        signed, how = _rsa_args(scheme.digest, data)
         if scheme.pss:
             assert scheme.mgf_digest is not None
             mgf = padding.MGF1(algorithms.hash_algorithm(scheme.mgf_digest))
-            key.verify(sig, data, padding.PSS(mgf, scheme.salt_length), h)
+            key.verify(sig, signed, padding.PSS(mgf, scheme.salt_length), how)
         else:
-            key.verify(sig, data, padding.PKCS1v15(), h)
+            key.verify(sig, signed, padding.PKCS1v15(), how)
     elif kind in ("ed25519", "ed448"):
         cast(Union[ed25519.Ed25519PublicKey, ed448.Ed448PublicKey], key).verify(sig, data)
     else:

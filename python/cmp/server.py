@@ -528,8 +528,7 @@ class MockServer:
         with self._lock:
             self._messages += 1
         try:
-            msg = PKIMessage.from_der(request)
-            _ = msg.header, msg.body  # decode the whole message now
+            msg = PKIMessage.decode(request)  # the whole message, now
         except (CMPError, ValueError) as e:
             log.info("undecodable request: %s", e)
             return self._undecodable(request, str(e)).to_der()

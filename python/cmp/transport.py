@@ -50,6 +50,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
+from cmp._frozen import fast_init
 from cmp.errors import CMPError
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class TransportTimeout(TransportError):
 # ---------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True)
 class Exchange:
     """One request-response exchange as it happened.

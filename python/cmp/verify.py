@@ -61,6 +61,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from cmp import certinfo
+from cmp._frozen import fast_init
 from cmp.dn import same_name
 from cmp.errors import CMPError
 
@@ -415,6 +416,7 @@ def _handled_critical_types(ignore_critical: bool) -> tuple[type[Any], ...]:
 # -- the validator ------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True)
 class _Job:
     """One validation: the certificate, what may help, and when."""
@@ -482,28 +484,25 @@ class ChainValidator:
                 pool.setdefault(certinfo.der(c), c)
         for c in self._trusted_intermediates:
             pool.setdefault(certinfo.der(c), c)
-        job = _Job(
-            cert=cert,
-            pool=list(pool.values()),
-            moment=_utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc),
-            lenient_time=opts.no_check_time and opts.attime is None,
-        )
+        moment = _utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc)
+        lenient_time = opts.no_check_time and opts.attime is None
         cert_der = certinfo.der(cert)
-        if cert_der in self._anchor_ders:
-            chain = self._directly_trusted(job)
-        elif job.lenient_time:
-            chain = self._build(job)
-            self._check_shape(job, chain)
-        else:
-            key = (cert_der, *pool)
-            remembered = self._remembered(key, job.moment)
-            if remembered is None:
+        key = (cert_der, *pool)
+        chain = None
+        if not lenient_time and cert_der not in self._anchor_ders:
+            chain = self._remembered(key, moment)  # the usual case: seen before
+        if chain is None:
+            job = _Job(cert, list(pool.values()), moment, lenient_time)
+            if cert_der in self._anchor_ders:
+                chain = self._directly_trusted(job)
+            elif lenient_time:
+                chain = self._build(job)
+                self._check_shape(job, chain)
+            else:
                 chain = self._build(job)
                 self._check_shape(job, chain)
                 self._remember(key, chain)
-            else:
-                chain = remembered
-        self._post_checks(chain, job)
+        self._post_checks(chain, moment, lenient_time)
         return chain
 
     # memo -------------------------------------------------------------------------
@@ -643,7 +642,9 @@ class ChainValidator:
                 reason = SELF_SIGNED_LEAF if depth == 0 else SELF_SIGNED_IN_CHAIN
                 raise VerificationError(reason, depth=depth, cert=cert)
 
-    def _post_checks(self, chain: list[x509.Certificate], job: _Job) -> None:
+    def _post_checks(
+        self, chain: list[x509.Certificate], moment: datetime, lenient_time: bool
+    ) -> None:
         opts = self.options
         if opts.check_ss_sig:
             _check_self_signature(chain)
@@ -655,9 +656,9 @@ class ChainValidator:
             check_revocation(
                 chain,
                 opts.crls,
-                at=job.moment,
+                at=moment,
                 check_all=opts.crl_check_all,
-                no_check_time=job.lenient_time,
+                no_check_time=lenient_time,
                 ignore_critical=opts.ignore_critical,
             )
 
