@@ -40,8 +40,9 @@ pub fn lazy_class<'py>(
 /// An instance of the `cmp.asn1` dataclass `cls` with `values` for the
 /// fields `names`, made without its generated `__init__`: a frozen
 /// dataclass sets each field through `object.__setattr__`, which was most of
-/// the time spent making small values. `object.__new__(cls)` and the
-/// instance `__dict__` filled in give the same object. Only where `names` are
+/// the time spent making small values. Allocating as `object.__new__(cls)`
+/// does and storing the fields as `object.__setattr__` does gives the same
+/// object. Only where `names` are
 /// exactly the class's fields and it has no `__post_init__` (checked once per
 /// class, remembered in `direct`); otherwise the class is called.
 pub fn instance<'py>(
@@ -55,20 +56,30 @@ pub fn instance<'py>(
     if !direct {
         return cls.call1(PyTuple::new(py, values)?);
     }
-    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let new = NEW.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("builtins")?
-                .getattr("object")?
-                .getattr("__new__")?
-                .unbind(),
-        )
-    })?;
-    let obj = new.bind(py).call1((cls,))?;
-    let dict = obj.getattr(pyo3::intern!(py, "__dict__"))?;
-    let dict = dict.cast::<pyo3::types::PyDict>()?;
+    let cls = cls.cast::<pyo3::types::PyType>()?;
+    // What `object.__new__(cls)` does for a plain class (no arguments to
+    // check, not abstract): the class's tp_alloc. Then each field is stored
+    // as `object.__setattr__` stores it, past the frozen `__setattr__`.
+    // SAFETY: `cls` is a live type object (a Python class, so a heap type,
+    // whose tp_alloc slot PyType_GetSlot may read); tp_alloc returns a new
+    // reference or NULL with an exception set, which from_owned_ptr_or_err
+    // takes over; the names and values are live objects of this thread.
+    let obj = unsafe {
+        let alloc = pyo3::ffi::PyType_GetSlot(cls.as_type_ptr(), pyo3::ffi::Py_tp_alloc);
+        if alloc.is_null() {
+            return Err(PyTypeError::new_err("class without tp_alloc"));
+        }
+        let alloc: pyo3::ffi::allocfunc = std::mem::transmute(alloc);
+        Bound::from_owned_ptr_or_err(py, alloc(cls.as_type_ptr(), 0))?
+    };
     for (name, value) in names.iter().zip(values) {
-        dict.set_item(name, value)?;
+        // SAFETY: as above; a non-zero result leaves an exception set.
+        if unsafe {
+            pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr())
+        } != 0
+        {
+            return Err(PyErr::fetch(py));
+        }
     }
     Ok(obj)
 }

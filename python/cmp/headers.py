@@ -250,9 +250,21 @@ def pvno_for_body(body: PKIBody) -> int:
     return PVNO_CMP2000
 
 
+_second: tuple[int, datetime.datetime] = (0, datetime.datetime.fromtimestamp(0, datetime.timezone.utc))
+"""The last whole second :func:`_now` made a ``datetime`` of, and that ``datetime``."""
+
+
 def _now() -> datetime.datetime:
-    # GeneralizedTime in DER has whole seconds (RFC 9810 §5.1.1: messageTime).
-    return datetime.datetime.fromtimestamp(int(time.time()), datetime.timezone.utc)
+    # GeneralizedTime in DER has whole seconds (RFC 9810 §5.1.1: messageTime);
+    # the messages sent within one second share one (immutable) datetime.
+    global _second
+    now = int(time.time())
+    second = _second
+    if second[0] == now:
+        return second[1]
+    made = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    _second = (now, made)
+    return made
 
 
 def request_header(
