@@ -38,6 +38,7 @@ __all__ = [
     "load_der",
     "load_name",
     "name_der",
+    "readable_der",
     "spki",
     "subject_key_id",
     "unreadable",
@@ -267,6 +268,17 @@ def unreadable(cert: x509.Certificate) -> str | None:
     parses them only when asked), or None when they do. A certificate with
     such parts is one OpenSSL cannot load at all."""
     return _fact(cert, "unreadable", _unreadable)
+
+
+def _readable_der(cert: x509.Certificate) -> bytes | None:
+    return None if unreadable(cert) is not None else der(cert)
+
+
+def readable_der(cert: x509.Certificate) -> bytes | None:
+    """:func:`der`, or None when :func:`unreadable` says why not to use the
+    certificate: both facts in one lookup (a validation asks them of every
+    certificate in its pool)."""
+    return _fact(cert, "readable_der", _readable_der)
 
 
 def _verifies_itself(cert: x509.Certificate) -> bool:

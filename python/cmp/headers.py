@@ -250,7 +250,8 @@ def pvno_for_body(body: PKIBody) -> int:
     return PVNO_CMP2000
 
 
-_second: tuple[int, datetime.datetime] = (0, datetime.datetime.fromtimestamp(0, datetime.timezone.utc))
+_EPOCH = datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+_second: tuple[int, datetime.datetime] = (0, _EPOCH)
 """The last whole second :func:`_now` made a ``datetime`` of, and that ``datetime``."""
 
 

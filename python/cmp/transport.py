@@ -1362,6 +1362,8 @@ class InProcessTransport(BaseTransport, AsyncBaseTransport):
 
     def exchange(self, request: bytes, timeout: float | None = None) -> bytes:
         response = self._handler(request)
+        if type(response) is bytes:  # the usual answer: no awaitable checks
+            return response
         if inspect.isawaitable(response):
             if inspect.iscoroutine(response):
                 response.close()
@@ -1370,9 +1372,18 @@ class InProcessTransport(BaseTransport, AsyncBaseTransport):
 
     async def aexchange(self, request: bytes, timeout: float | None = None) -> bytes:
         response = self._handler(request)
+        if type(response) is bytes:
+            return response
         if inspect.isawaitable(response):
             response = await response
         return _as_bytes(response)
+
+    def session(self) -> InProcessTransport:
+        # Nothing to keep per transaction and nothing to close: no wrapper.
+        return self
+
+    def asession(self) -> InProcessTransport:
+        return self
 
     def __enter__(self) -> InProcessTransport:
         return self

@@ -480,8 +480,9 @@ class ChainValidator:
         # would fail below.
         pool: dict[bytes, x509.Certificate] = {}
         for c in untrusted:
-            if certinfo.unreadable(c) is None:
-                pool.setdefault(certinfo.der(c), c)
+            der = certinfo.readable_der(c)
+            if der is not None:
+                pool.setdefault(der, c)
         for c in self._trusted_intermediates:
             pool.setdefault(certinfo.der(c), c)
         moment = _utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc)
