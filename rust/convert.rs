@@ -58,8 +58,11 @@ pub fn instance<'py>(
     }
     let cls = cls.cast::<pyo3::types::PyType>()?;
     // What `object.__new__(cls)` does for a plain class (no arguments to
-    // check, not abstract): the class's tp_alloc. Then each field is stored
-    // as `object.__setattr__` stores it, past the frozen `__setattr__`.
+    // check, not abstract): the class's tp_alloc, which zeroes the object, so
+    // that it starts without inline attribute values (CPython 3.11+ would set
+    // those up) and the first field stored makes its `__dict__`, as reading
+    // `obj.__dict__` did before. Each field is stored as `object.__setattr__`
+    // stores it, past the frozen `__setattr__`.
     // SAFETY: `cls` is a live type object (a Python class, so a heap type,
     // whose tp_alloc slot PyType_GetSlot may read); tp_alloc returns a new
     // reference or NULL with an exception set, which from_owned_ptr_or_err
