@@ -819,6 +819,16 @@ def test_pbmac1_defaults_follow_rfc_9481() -> None:
     assert protected.protection == expected
 
 
+def test_pbmac1_with_the_default_prf_leaves_it_out_as_der_requires() -> None:
+    # RFC 8018 §A.2: prf DEFAULT algid-hmacWithSHA1; DER omits a DEFAULT value.
+    protected = reparse(protect_pbmac1(make_message(), b"secret", prf="hmacWithSHA1"))
+    _, kdf = pbmac1_params(protected)
+    assert kdf.prf is None
+    verify(protected, secret=b"secret")
+    key = hashlib.pbkdf2_hmac("sha1", b"secret", kdf.salt.value, kdf.iteration_count, 32)
+    assert protected.protection == hmac.new(key, protected.protected_part(), "sha256").digest()
+
+
 def test_pbmac1_huge_iteration_count_is_rejected_before_hashing() -> None:
     protected = protect_pbmac1(make_message(), b"secret", iterations=100_001)
     start = time.perf_counter()

@@ -238,6 +238,10 @@ def protect_pbm(
     return unprotected.with_protection(protection, certs)
 
 
+_PBKDF2_DEFAULT_PRF = "1.2.840.113549.2.7"
+"""hmacWithSHA1, the PBKDF2 prf when PBKDF2-params has none (RFC 8018 §A.2)."""
+
+
 def protect_pbmac1(
     message: PKIMessage,
     secret: Secret,
@@ -265,7 +269,9 @@ def protect_pbmac1(
         PBKDF2Salt("specified", salt),
         iterations,
         key_length,
-        AlgorithmIdentifier(prf_alg.oid, _NULL),
+        # DER leaves out a DEFAULT value: prf is hmacWithSHA1 when absent (RFC
+        # 8018 §A.2), and OpenSSL's PKCS5_pbkdf2_set() omits it likewise.
+        None if prf_alg.oid == _PBKDF2_DEFAULT_PRF else AlgorithmIdentifier(prf_alg.oid, _NULL),
     )
     params = PBMAC1Params(
         AlgorithmIdentifier(PBKDF2, encode("PBKDF2Params", kdf)),
@@ -522,7 +528,7 @@ def _verify_pbmac1(message: PKIMessage, secret: Secret, max_iterations: int) -> 
         raise ProtectionError("unsupported PBKDF2 salt: only a specified OCTET STRING is")
     _check_count("PBKDF2", kdf_params.iteration_count, _mac.PBKDF2_MIN_ITERATIONS, max_iterations)
     # RFC 8018 §A.2: the PRF defaults to hmacWithSHA1.
-    prf_oid = "1.2.840.113549.2.7" if kdf_params.prf is None else kdf_params.prf.algorithm
+    prf_oid = _PBKDF2_DEFAULT_PRF if kdf_params.prf is None else kdf_params.prf.algorithm
     prf = _resolve(algorithms.hmac, prf_oid, "PBKDF2 PRF")
     mac = _resolve(algorithms.hmac, params.message_auth_scheme.algorithm, "PBMAC1 MAC")
     key_length = kdf_params.key_length
