@@ -181,6 +181,15 @@ def test_tables_stay_within_their_byte_budget(monkeypatch: pytest.MonkeyPatch) -
     assert 0 < len(certinfo._parsed.entries) < 30
 
 
+def test_readable_der_counts_no_bytes_der_has_counted(pki: Pki) -> None:
+    cert = x509.load_der_x509_certificate(pki.leaf.public_bytes(DER))  # a fresh object
+    before = certinfo._facts.bytes
+    der = certinfo.der(cert)
+    assert certinfo._facts.bytes - before == len(der)
+    assert certinfo.readable_der(cert) is der
+    assert certinfo._facts.bytes - before == len(der)
+
+
 def test_only_signing_keys_are_held(pki: Pki) -> None:
     before = len(certinfo._signing_keys)
     other = ec.generate_private_key(ec.SECP256R1())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
-from dataclasses import dataclass, field
+import sys
+import typing
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cmp._frozen import FAST_INIT_FILENAME, fast_init
 from cmp.asn1 import GeneralName, PKIHeader
+from cmp.message import PKIMessage
 from cmp.requests import EnrollRequest
 from cmp.transaction import Transaction, TransactionConfig, TransactionResult
 
@@ -72,23 +76,49 @@ def test_fast_init_leaves_classes_it_cannot_speed_up_alone() -> None:
             if self.a < 0:
                 raise ValueError("negative")
 
-    @dataclass(frozen=True)
-    class KeywordOnly:
-        a: int = field(kw_only=True)
-
     @dataclass
     class Mutable:
         a: int
 
-    @dataclass(frozen=True, slots=True)
-    class Slotted:
+    @dataclass(frozen=True)
+    class WithInitVar:  # an InitVar is a parameter but no field
         a: int
+        b: InitVar[str] = "x"
 
-    for cls in (Checked, KeywordOnly, Mutable, Slotted):
+    # a field named like the generated code's helpers (a class body would
+    # mangle the name)
+    clashing = dataclasses.make_dataclass(
+        "Clashing", [("__fast_init_FACTORY", int, 0)], frozen=True
+    )
+
+    classes: list[type[Any]] = [Checked, Mutable, WithInitVar, clashing]
+    if sys.version_info >= (3, 10):
+
+        @dataclass(frozen=True)
+        class KeywordOnly:
+            a: int = field(kw_only=True)  # type: ignore[call-overload,unused-ignore]
+
+        @dataclass(frozen=True, slots=True)  # type: ignore[call-overload,unused-ignore]
+        class Slotted:
+            a: int
+
+        classes += [KeywordOnly, Slotted]
+    for cls in classes:
         init = cls.__init__
-        assert fast_init(cls) is cls and cls.__init__ is init
+        assert fast_init(cls) is cls and cls.__init__ is init, cls
     with pytest.raises(ValueError):
         Checked(-1)
+    assert WithInitVar(1, "y") == WithInitVar(1)
+
+
+def test_the_quick_init_s_annotations_resolve_in_the_class_module() -> None:
+    # typing.get_type_hints and inspect.signature(eval_str=True), as for the
+    # dataclasses' own __init__ (documentation tools, hypothesis' builds()).
+    hints = typing.get_type_hints(PKIHeader.__init__)
+    assert hints["sender"] is GeneralName and len(hints) == 13
+    assert typing.get_type_hints(TransactionResult.__init__)["sent"] == tuple[PKIMessage, ...]
+    signature = str(inspect.signature(_Sample, eval_str=True))
+    assert signature == "(a: int, b: str = 'b', c: list[int] = <factory>, len: int = 0) -> None"
 
 
 def test_a_finished_transaction_result_keeps_every_field() -> None:

@@ -419,6 +419,9 @@ def test_signatures_are_those_of_cryptography_hashing_the_data_itself(
         verify_signature(public, scheme, sig, data)
     with pytest.raises(InvalidSignature):
         verify_signature(public, scheme, sig, data + b"\0")
+    # any buffer, as cryptography takes
+    verify_signature(public, scheme, sig, bytearray(data))  # type: ignore[arg-type]
+    verify_signature(public, scheme, sig, memoryview(data))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["sha1", "sha224", "sha256", "sha384", "sha512"])

@@ -864,6 +864,32 @@ def test_in_process_transport_wants_bytes_back() -> None:
         InProcessTransport(lambda r: "text").exchange(b"abc")  # type: ignore[arg-type,return-value]
 
 
+def test_in_process_sessions_leave_a_subclass_open_between_transactions() -> None:
+    # A transaction's session is closed after it; the transport is not.
+    class Counting(InProcessTransport):
+        closed = aclosed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+        async def aclose(self) -> None:
+            self.aclosed += 1
+
+    transport = Counting(lambda r: r)
+    for _ in range(2):
+        with transport.session() as session:
+            assert session.exchange(b"x") == b"x"
+
+    async def run() -> None:
+        async with transport.asession() as session:
+            assert await session.aexchange(b"y") == b"y"
+
+    asyncio.run(run())
+    assert (transport.closed, transport.aclosed) == (0, 0)
+    plain = InProcessTransport(lambda r: r)
+    assert plain.session() is plain and plain.asession() is plain  # nothing to close
+
+
 def test_transport_errors_are_cmp_errors() -> None:
     assert issubclass(TransportTimeout, TransportError)
     assert issubclass(TransportError, CMPError)

@@ -129,7 +129,10 @@ def _fact(
             _facts.put(key, (cert, facts))
     value = compute(cert)  # outside the lock: may take a signature check
     facts[name] = value
-    grown = len(value) if isinstance(value, bytes) else 0 if size is None else size(cert)
+    if size is not None:
+        grown = size(cert)
+    else:
+        grown = len(value) if isinstance(value, bytes) else 0
     if grown:
         with _lock:
             _facts.grow(key, grown)
@@ -141,9 +144,10 @@ def fact(
 ) -> _T:
     """``compute(obj)`` for an immutable object (a certificate, a Name),
     computed once while its facts are kept: for facts that other modules
-    derive (certHash, a Name's canonical form). ``bytes`` count with their
-    length against :data:`MAX_CACHED_BYTES`, other values with ``size(obj)``
-    (give it unless the value is small whatever ``obj`` is)."""
+    derive (certHash, a Name's canonical form). Values count with
+    ``size(obj)`` against :data:`MAX_CACHED_BYTES`, ``bytes`` without one
+    with their length (give ``size`` unless the value is small whatever
+    ``obj`` is)."""
     return _fact(obj, name, compute, size)
 
 
@@ -278,7 +282,11 @@ def readable_der(cert: x509.Certificate) -> bytes | None:
     """:func:`der`, or None when :func:`unreadable` says why not to use the
     certificate: both facts in one lookup (a validation asks them of every
     certificate in its pool)."""
-    return _fact(cert, "readable_der", _readable_der)
+    return _fact(cert, "readable_der", _readable_der, _no_size)  # der()'s bytes, counted there
+
+
+def _no_size(_: object) -> int:
+    return 0
 
 
 def _verifies_itself(cert: x509.Certificate) -> bool:

@@ -320,7 +320,8 @@ the digest from the provider on every call: an EC P-256 verification takes
 
 
 def _core_digester(name: str) -> Callable[[bytes], bytes]:
-    return lambda data: _native.digest(name, data)
+    # The core takes bytes; cryptography took any buffer, and so do we.
+    return lambda data: _native.digest(name, data if type(data) is bytes else bytes(data))
 
 
 def _hashlib_digester(constructor: Callable[[bytes], Any]) -> Callable[[bytes], bytes]:

@@ -1378,12 +1378,17 @@ class InProcessTransport(BaseTransport, AsyncBaseTransport):
             response = await response
         return _as_bytes(response)
 
-    def session(self) -> InProcessTransport:
-        # Nothing to keep per transaction and nothing to close: no wrapper.
-        return self
+    def session(self) -> BaseTransport:
+        # Nothing to keep per transaction: no wrapper, unless a subclass has
+        # something to close (the wrapper keeps it open between transactions).
+        if type(self).close is BaseTransport.close:
+            return self
+        return super().session()
 
-    def asession(self) -> InProcessTransport:
-        return self
+    def asession(self) -> AsyncBaseTransport:
+        if type(self).aclose is AsyncBaseTransport.aclose:
+            return self
+        return super().asession()
 
     def __enter__(self) -> InProcessTransport:
         return self
