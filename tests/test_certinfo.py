@@ -118,6 +118,26 @@ def test_path_is_built_once_for_the_same_certificate_and_pool(
     assert validator.validate(pki.leaf, [pki.inter]) == first
 
 
+def test_the_same_objects_again_find_their_path_without_reading_der(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validator = ChainValidator([pki.root])
+    first = validator.validate(pki.leaf, [pki.inter])
+    reads: list[object] = []
+    for fact in ("der", "readable_der", "unreadable"):
+        real = getattr(certinfo, fact)
+        monkeypatch.setattr(certinfo, fact, lambda c, _r=real: reads.append(c) or _r(c))
+    assert validator.validate(pki.leaf, [pki.inter]) == first
+    assert reads == []
+    # equal certificates that are other objects take the DER way, to the same path
+    leaf = x509.load_der_x509_certificate(pki.leaf.public_bytes(DER))
+    assert validator.validate(leaf, [pki.inter]) == [leaf, pki.inter, pki.root]
+    assert reads
+    # and a different pool is no hit
+    with pytest.raises(VerificationError):
+        validator.validate(pki.leaf, [])
+
+
 def test_memo_is_per_pool(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
     validator = ChainValidator([pki.root])
     validator.validate(pki.leaf, [pki.inter])

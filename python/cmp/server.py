@@ -543,10 +543,6 @@ class MockServer:
         hdr = msg.header
         kind = msg.body_type
         log.debug("received %s", kind.upper())
-        # Before the request is validated, an error answer is MAC-protected
-        # whenever there is a secret (OpenSSL has not looked at the protection yet).
-        provisional = _Transaction(hdr.transaction_id or new_transaction_id())
-        ex = _Exchange(msg, provisional, self._early_mac())
         try:
             if hdr.sender.kind != "directoryName":
                 raise _Refusal(SENDER_GENERALNAME_TYPE_NOT_SUPPORTED)
@@ -554,7 +550,7 @@ class MockServer:
             if kind in _STARTS:
                 if kind in _REPLY_KIND and self._lookup(hdr.transaction_id) is not None:
                     raise _Refusal(TRANSACTIONID_IN_USE)
-                txn = provisional
+                txn = _Transaction(hdr.transaction_id or new_transaction_id())
             else:
                 found = self._lookup(hdr.transaction_id)
                 if found is None:
@@ -563,10 +559,12 @@ class MockServer:
                     )
                 txn = found
         except _Refusal as r:
-            return self._error(ex, r)
+            # Before the request is validated, an error answer is MAC-protected
+            # whenever there is a secret (OpenSSL has not looked at the protection yet).
+            provisional = _Transaction(hdr.transaction_id or new_transaction_id())
+            return self._error(_Exchange(msg, provisional, self._early_mac()), r)
+        ex = _Exchange(msg, txn, self._response_mac(msg))
         with txn.lock:
-            ex.txn = txn
-            ex.mac = self._response_mac(msg)
             try:
                 self._check(msg, txn)
             except _Refusal as r:

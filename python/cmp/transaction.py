@@ -778,16 +778,21 @@ class Transaction:
             )
         self._find_signer(message, extra)
 
-    def _acceptable(self, cert: x509.Certificate, header: PKIHeader) -> str | None:
-        """Why ``cert`` cannot have signed a message with ``header`` (OpenSSL's
-        ``cert_acceptable()``), or None."""
-        at = _now_utc(self.config.verify_options)
+    def _acceptable(
+        self,
+        cert: x509.Certificate,
+        header: PKIHeader,
+        sender: x509.Name | None,
+        at: datetime.datetime | None,
+    ) -> str | None:
+        """Why ``cert`` cannot have signed a message with ``header`` from
+        ``sender`` (its Name) at ``at`` (None: time not checked), or None:
+        OpenSSL's ``cert_acceptable()``."""
         if at is not None:
             if at > cert.not_valid_after_utc:
                 return "cert has expired"
             if at < cert.not_valid_before_utc:
                 return "cert is not yet valid"
-        sender = name_of(header.sender)
         null_sender = sender is None or len(sender.rdns) == 0
         if not null_sender and sender is not None and not same_name(cert.subject, sender):
             return "subject does not match the sender"
@@ -834,12 +839,13 @@ class Transaction:
         if self._validated_srvcert is not None:
             candidates.append(self._validated_srvcert)
         seen: set[bytes] = set()
+        sender, at = name_of(header.sender), _now_utc(self.config.verify_options)
         for cert in [*candidates, *extra, *self._untrusted, *self._trusted]:
             der = _der(cert)
             if der in seen:
                 continue
             seen.add(der)
-            why = self._acceptable(cert, header)
+            why = self._acceptable(cert, header, sender, at)
             if why is not None:
                 reasons.append(f"{oneline(cert.subject)}: {why}")
                 continue

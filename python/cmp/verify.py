@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
+import operator
 import re
 import threading
 from collections import OrderedDict
@@ -460,6 +461,9 @@ class ChainValidator:
             tuple[bytes, ...], tuple[list[x509.Certificate], datetime, datetime]
         ] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._keys: dict[
+            tuple[int, ...], tuple[tuple[x509.Certificate, ...], tuple[bytes, ...]]
+        ] = {}
 
     def validate(
         self, cert: x509.Certificate, untrusted: Sequence[x509.Certificate] = ()
@@ -472,6 +476,19 @@ class ChainValidator:
         ``cert``'s do not decode.
         """
         opts = self.options
+        moment = _utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc)
+        lenient_time = opts.no_check_time and opts.attime is None
+        # The same certificate objects as a path remembered before (the server's
+        # signer and the extraCerts it sends, loaded once by cmp.certinfo): the
+        # memo key without reading a DER again.
+        objects = (cert, *untrusted)
+        ids = tuple(map(id, objects))
+        known = None if lenient_time else self._keys.get(ids)
+        if known is not None and all(map(operator.is_, known[0], objects)):
+            chain = self._remembered(known[1], moment)
+            if chain is not None:
+                self._post_checks(chain, moment, lenient_time)
+                return chain
         why = certinfo.unreadable(cert)
         if why is not None:
             raise VerificationError(UNSPECIFIED, detail=f"the certificate does not decode: {why}")
@@ -485,8 +502,6 @@ class ChainValidator:
                 pool.setdefault(der, c)
         for c in self._trusted_intermediates:
             pool.setdefault(certinfo.der(c), c)
-        moment = _utc(opts.attime) if opts.attime is not None else datetime.now(timezone.utc)
-        lenient_time = opts.no_check_time and opts.attime is None
         cert_der = certinfo.der(cert)
         key = (cert_der, *pool)
         chain = None
@@ -503,6 +518,7 @@ class ChainValidator:
                 chain = self._build(job)
                 self._check_shape(job, chain)
                 self._remember(key, chain)
+                self._remember_objects(ids, objects, key)
         self._post_checks(chain, moment, lenient_time)
         return chain
 
@@ -523,6 +539,16 @@ class ChainValidator:
             self._memo.move_to_end(key)
         chain, not_before, not_after = entry
         return list(chain) if not_before <= moment <= not_after else None
+
+    def _remember_objects(
+        self, ids: tuple[int, ...], objects: tuple[x509.Certificate, ...], key: tuple[bytes, ...]
+    ) -> None:
+        """Which memo key these certificate objects have: the entry holds them,
+        so that their identities are not reused while it is kept."""
+        with self._memo_lock:
+            self._keys[ids] = (objects, key)
+            while len(self._keys) > _MEMO_SIZE:
+                del self._keys[next(iter(self._keys))]
 
     def _remember(self, key: tuple[bytes, ...], chain: list[x509.Certificate]) -> None:
         not_before = max(c.not_valid_before_utc for c in chain)
