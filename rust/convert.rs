@@ -13,6 +13,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString, PyTuple};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// Rust value → Python object.
 pub trait ToPy {
@@ -244,17 +246,60 @@ impl<'a> FromPy<'a> for asn1::IA5String<'a> {
     }
 }
 
+/// The OBJECT IDENTIFIERs converted so far, both ways: a message names the
+/// same few algorithms and types again and again, and formatting or parsing
+/// their arcs was a measurable part of converting one. At most
+/// [`MAX_KNOWN_OIDS`] are kept (the first ones seen; a peer sending new ones
+/// gets them converted each time, never more memory held).
+struct KnownOids {
+    strings: HashMap<Vec<u8>, Py<PyString>>,
+    oids: HashMap<String, asn1::ObjectIdentifier>,
+}
+
+const MAX_KNOWN_OIDS: usize = 512;
+
+fn known_oids() -> std::sync::MutexGuard<'static, KnownOids> {
+    static KNOWN: OnceLock<Mutex<KnownOids>> = OnceLock::new();
+    let cell = KNOWN.get_or_init(|| {
+        Mutex::new(KnownOids {
+            strings: HashMap::new(),
+            oids: HashMap::new(),
+        })
+    });
+    // A panic while the lock was held left nothing half-made: take it anyway.
+    cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// OBJECT IDENTIFIER is its dotted `str`.
 impl ToPy for asn1::ObjectIdentifier {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(PyString::new(py, &self.to_string()).into_any())
+        let der = self.as_der();
+        // The lock is never held while Python code could run (and re-enter).
+        let found = known_oids().strings.get(der).map(|s| s.clone_ref(py));
+        if let Some(s) = found {
+            return Ok(s.into_bound(py).into_any());
+        }
+        let s = PyString::new(py, &self.to_string());
+        let mut known = known_oids();
+        if known.strings.len() < MAX_KNOWN_OIDS {
+            known.strings.insert(der.to_vec(), s.clone().unbind());
+        }
+        Ok(s.into_any())
     }
 }
 impl FromPy<'_> for asn1::ObjectIdentifier {
     fn from_py(obj: &Bound<'_, PyAny>, _: &Bump) -> PyResult<Self> {
         let s = str_of(obj)?;
-        asn1::ObjectIdentifier::from_string(&s)
-            .ok_or_else(|| PyValueError::new_err(format!("not an OBJECT IDENTIFIER: {s:?}")))
+        let mut known = known_oids();
+        if let Some(oid) = known.oids.get(s.as_ref()) {
+            return Ok(oid.clone());
+        }
+        let oid = asn1::ObjectIdentifier::from_string(&s)
+            .ok_or_else(|| PyValueError::new_err(format!("not an OBJECT IDENTIFIER: {s:?}")))?;
+        if known.oids.len() < MAX_KNOWN_OIDS {
+            known.oids.insert(s.into_owned(), oid.clone());
+        }
+        Ok(oid)
     }
 }
 

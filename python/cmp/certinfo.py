@@ -37,6 +37,7 @@ __all__ = [
     "key_usage",
     "load_der",
     "load_name",
+    "load_public_key",
     "name_der",
     "readable_der",
     "spki",
@@ -110,7 +111,7 @@ class _Table:
 
 
 _facts = _Table()  # id(object) -> (object, {fact: value})
-_parsed = _Table()  # DER (names: (b"N", DER)) -> parsed object
+_parsed = _Table()  # DER (names: (b"N", DER), public keys: (b"K", DER)) -> parsed object
 
 
 def _fact(
@@ -195,6 +196,24 @@ def load_name(data: bytes, parse: Callable[[bytes], x509.Name]) -> x509.Name:
         _parsed.put((b"N", data), name, len(data))
     _fact(name, "der", lambda _: data)
     return name
+
+
+def load_public_key(data: bytes) -> PublicKeyTypes:
+    """``serialization.load_der_public_key(data)``, the same object for the
+    same bytes while cached (a key certified again, a client enrolling with
+    one key many times, has its proof of possession checked without parsing
+    the key anew). Public keys are immutable; raises what cryptography raises
+    (ValueError, UnsupportedAlgorithm) and caches no failure."""
+    key = (b"K", bytes(data))  # the same bytes object when given bytes
+    with _lock:
+        found: PublicKeyTypes | None = _parsed.entries.get(key)
+        if found is not None:
+            _parsed.entries.move_to_end(key)
+            return found
+    loaded = serialization.load_der_public_key(key[1])
+    with _lock:
+        _parsed.put(key, loaded, len(key[1]))
+    return loaded
 
 
 def spki(cert: x509.Certificate) -> bytes:

@@ -106,7 +106,7 @@ from cmp.headers import (
 from cmp.message import PKIMessage
 from cmp.names import name_from_der
 from cmp.status import format_status_info
-from cmp.verify import ChainValidator, VerificationError, VerifyOptions
+from cmp.verify import ChainValidator, VerificationError, VerifyOptions, checking_time
 
 if TYPE_CHECKING:
     from cmp.asgi import BackgroundServer
@@ -441,6 +441,11 @@ class _Transaction:
     salt: bytes | None = None
     """The salt of our MAC-protected answers, drawn with the first: one per
     transaction, so that the MAC key is derived once (see ``cmp._mac``)."""
+    signer: x509.Certificate | None = None
+    """The certificate that signed an earlier request of this transaction,
+    its path validated: tried first for the next one (OpenSSL's
+    validatedSrvCert), whose signature it may verify without the path being
+    built again."""
 
 
 @dataclass
@@ -704,7 +709,14 @@ class MockServer:
 
     def _find_signer(self, msg: PKIMessage, txn: _Transaction, validator: ChainValidator) -> None:
         """As OpenSSL's ``check_msg_find_cert``: a certificate named by sender and
-        senderKID whose key verifies the signature and whose path validates."""
+        senderKID whose key verifies the signature and whose path validates.
+        The certificate that signed an earlier request of the transaction is
+        tried first, as OpenSSL's ``check_msg_given_cert``: named by the
+        sender (and senderKID), within its validity period, verifying the
+        signature; its path is not built again."""
+        known = txn.signer
+        if known is not None and self._signed_by(msg, known, validator.options):
+            return
         pool = list(dict.fromkeys([*msg.extra_certs, *txn.untrusted, *self._pool]))
         candidates = protection.signer_candidates(msg, pool)
         untrusted = _load_certs(pool)
@@ -713,6 +725,7 @@ class MockServer:
             try:
                 protection.verify(msg, cert=cert, ignore_keyusage=self.config.ignore_keyusage)
                 validator.validate(cert, untrusted)
+                txn.signer = cert
                 return
             except (ProtectionError, VerificationError) as e:
                 problems.append(str(e))
@@ -722,6 +735,20 @@ class MockServer:
             data += " and for msg senderKID = " + ":".join(f"{b:02X}" for b in hdr.sender_kid)
         log.info("no signer certificate fits: %s", "; ".join(problems) or "no candidate")
         raise _Refusal(NO_SUITABLE_SENDER_CERT, data)
+
+    def _signed_by(self, msg: PKIMessage, cert: x509.Certificate, options: VerifyOptions) -> bool:
+        """Whether ``cert``, validated before, is acceptable as the signer of
+        ``msg`` now and verifies its signature."""
+        if not protection.signer_candidates(msg, [certinfo.der(cert)]):
+            return False
+        at = checking_time(options)
+        if at is not None and not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            return False
+        try:
+            protection.verify(msg, cert=cert, ignore_keyusage=self.config.ignore_keyusage)
+        except ProtectionError:
+            return False
+        return True
 
     # --- the bodies ------------------------------------------------------------
 
@@ -1109,7 +1136,7 @@ def _signature_valid(spki: bytes, alg: Any, signature: bytes, data: bytes) -> bo
     """Whether ``signature`` with AlgorithmIdentifier ``alg`` verifies ``data``
     under the SubjectPublicKeyInfo ``spki`` (a POPO signature)."""
     try:
-        key: PublicKeyTypes = serialization.load_der_public_key(spki)
+        key: PublicKeyTypes = certinfo.load_public_key(spki)
         scheme = algorithms.signature_scheme(alg)
         if algorithms.key_type(key) != scheme.key_type:
             return False

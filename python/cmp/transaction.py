@@ -92,7 +92,13 @@ from cmp.requests import (
     rr_body,
 )
 from cmp.status import ServerError, format_status_info
-from cmp.verify import ChainValidator, VerificationError, VerifyOptions, validate_chain
+from cmp.verify import (
+    ChainValidator,
+    VerificationError,
+    VerifyOptions,
+    checking_time,
+    validate_chain,
+)
 
 __all__ = [
     "EXPECTED_ROUND_TRIP",
@@ -409,20 +415,6 @@ def _load_certs(ders: Sequence[bytes], what: str) -> list[x509.Certificate]:
         return [certinfo.load_der(d) for d in ders]
     except ValueError as e:
         raise ResponseError(f"unusable certificate in {what}: {e}") from None
-
-
-def _now_utc(options: VerifyOptions | None) -> datetime.datetime | None:
-    """The time certificates are checked at, None when time is not checked."""
-    if options is None:
-        return datetime.datetime.now(datetime.timezone.utc)
-    if options.attime is not None:
-        attime = options.attime
-        if attime.tzinfo is None:
-            return attime.replace(tzinfo=datetime.timezone.utc)
-        return attime.astimezone(datetime.timezone.utc)
-    if options.no_check_time:
-        return None
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def protect_request(
@@ -836,10 +828,23 @@ class Transaction:
         )
         reasons: list[str] = []
         candidates: list[x509.Certificate] = []
-        if self._validated_srvcert is not None:
-            candidates.append(self._validated_srvcert)
+        sender, at = name_of(header.sender), checking_time(self.config.verify_options)
+        known = self._validated_srvcert
+        if known is not None:
+            # OpenSSL's check_msg_given_cert(): the certificate whose path was
+            # validated for an earlier response of this transaction signs this
+            # one too when it is acceptable and verifies the signature; its
+            # path is not built again.
+            if self._acceptable(known, header, sender, at) is None:
+                try:
+                    _protection.verify(
+                        message, cert=known, ignore_keyusage=self.config.ignore_keyusage
+                    )
+                    return
+                except ProtectionError:
+                    pass
+            candidates.append(known)
         seen: set[bytes] = set()
-        sender, at = name_of(header.sender), _now_utc(self.config.verify_options)
         for cert in [*candidates, *extra, *self._untrusted, *self._trusted]:
             der = _der(cert)
             if der in seen:

@@ -76,6 +76,7 @@ __all__ = [
     "VerifyOptions",
     "VerifyOptionsError",
     "check_revocation",
+    "checking_time",
     "key_usage_allows_signing",
     "validate_chain",
 ]
@@ -279,6 +280,18 @@ def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def checking_time(options: VerifyOptions | None) -> datetime | None:
+    """The time certificates are checked at under ``options``: ``attime``
+    (in UTC), else now; None when time is not checked (``no_check_time``)."""
+    if options is None:
+        return datetime.now(timezone.utc)
+    if options.attime is not None:
+        return _utc(options.attime)
+    if options.no_check_time:
+        return None
+    return datetime.now(timezone.utc)
 
 
 def _extension(cert: x509.Certificate, kind: type[Any]) -> x509.Extension[Any] | None:
