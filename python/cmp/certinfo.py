@@ -198,7 +198,7 @@ def load_name(data: bytes, parse: Callable[[bytes], x509.Name]) -> x509.Name:
     return name
 
 
-def load_public_key(data: bytes) -> PublicKeyTypes:
+def load_public_key(data: bytes | bytearray | memoryview) -> PublicKeyTypes:
     """``serialization.load_der_public_key(data)``, the same object for the
     same bytes while cached (a key certified again, a client enrolling with
     one key many times, has its proof of possession checked without parsing
