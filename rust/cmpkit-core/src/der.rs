@@ -80,8 +80,16 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<(), DerError> {
 
 /// Checks the element starting at `pos`; returns the offset just past it.
 fn element(data: &[u8], pos: usize, depth: usize, limits: &Limits) -> Result<usize, DerError> {
-    let (constructed, after_tag) = tag(data, pos)?;
-    let (len, contents) = length(data, after_tag)?;
+    // Most elements have a low tag number and a short length: read those
+    // here, the other forms (and every fault) by `tag` and `length`.
+    let (constructed, after_tag) = match data.get(pos) {
+        Some(&first) if first & 0x1f != 0x1f => (first & 0x20 != 0, pos + 1),
+        _ => tag(data, pos)?,
+    };
+    let (len, contents) = match data.get(after_tag) {
+        Some(&first) if first < 0x80 => (usize::from(first), after_tag + 1),
+        _ => length(data, after_tag)?,
+    };
     let end = contents
         .checked_add(len)
         .filter(|&e| e <= data.len())
