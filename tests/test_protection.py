@@ -52,6 +52,7 @@ from cmp.protection import (
     protect_pbm,
     protect_pbmac1,
     protect_signature,
+    signature_fields,
     signer_candidates,
     verify,
     verify_signature,
@@ -448,6 +449,58 @@ def test_signature_without_subject_key_identifier_keeps_sender_kid(
     message = make_message(cert.subject)
     message = cmp.PKIMessage(dataclasses.replace(message.header, sender_kid=b"kid"), message.body)
     assert protect_signature(message, s.key, cert).header.sender_kid == b"kid"
+
+
+@pytest.mark.parametrize("with_ski", [True, False])
+def test_header_made_with_signature_fields_is_signed_as_a_copied_one(
+    signers: dict[str, Signer], with_ski: bool
+) -> None:
+    # A header built with the protectionAlg and senderKID that signing puts in
+    # is signed as it is; the bytes signed are those of a header signing copies.
+    s = signer(signers, "ec-p256")
+    cert = s.cert if with_ski else issue(s.key, "no ski", ski=False)
+    plain = make_message(cert.subject)
+    plain = cmp.PKIMessage(dataclasses.replace(plain.header, sender_kid=b"ref"), plain.body)
+    alg, ski = signature_fields(s.key, cert)
+    assert ski == (cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+                   if with_ski else None)  # fmt: skip
+    ready = cmp.PKIMessage(
+        dataclasses.replace(
+            plain.header, protection_alg=alg, sender_kid=b"ref" if ski is None else ski
+        ),
+        plain.body,
+    )
+    signed_copy = protect_signature(plain, s.key, cert)
+    signed_ready = protect_signature(ready, s.key, cert)
+    assert signed_ready.header is ready.header  # not copied
+    assert signed_copy.header is not plain.header
+    assert signed_ready.protected_part() == signed_copy.protected_part()
+    verify(reparse(signed_ready), cert=cert)
+    with pytest.raises(cmp.ProtectionError):
+        verify(flip_protection(signed_ready), cert=cert)
+
+
+def test_header_with_another_sender_kid_is_corrected_when_signed(
+    signers: dict[str, Signer],
+) -> None:
+    s = signer(signers, "ec-p256")
+    alg, ski = signature_fields(s.key, s.cert)
+    message = make_message(s.cert.subject)
+    wrong = cmp.PKIMessage(
+        dataclasses.replace(message.header, protection_alg=alg, sender_kid=b"not the ski"),
+        message.body,
+    )
+    protected = protect_signature(wrong, s.key, s.cert)
+    assert protected.header.sender_kid == ski
+    verify(reparse(protected), cert=s.cert)
+
+
+def test_signature_fields_refuse_a_key_of_another_certificate(
+    signers: dict[str, Signer],
+) -> None:
+    other = issue(ec.generate_private_key(ec.SECP256R1()), "another key")
+    with pytest.raises(cmp.ProtectionError, match="does not belong"):
+        signature_fields(signer(signers, "ec-p256").key, other)
 
 
 def test_signature_extra_certs_start_with_signer_without_duplicates(

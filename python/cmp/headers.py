@@ -281,11 +281,15 @@ def request_header(
     free_text: Sequence[str] | None = None,
     pvno: int = PVNO_CMP2000,
     message_time: datetime.datetime | None = None,
+    protection_alg: AlgorithmIdentifier | None = None,
 ) -> PKIHeader:
     """A client request header. ``sender_nonce`` defaults to a fresh one;
     ``None`` for sender or recipient means the NULL-DN. With
     ``implicit_confirm`` generalInfo starts with implicitConfirm (OpenSSL puts
-    it in ir/cr/kur/p10cr); ``general_info`` (``-geninfo``) follows."""
+    it in ir/cr/kur/p10cr); ``general_info`` (``-geninfo``) follows.
+    ``protection_alg`` (with the ``sender_kid`` protecting will set, see
+    :func:`cmp.protection.signature_fields`) spares protecting the message
+    a copy of the header."""
     info = [implicit_confirm_itav()] if implicit_confirm else []
     info.extend(general_info)
     if len(transaction_id) == 0:
@@ -295,6 +299,7 @@ def request_header(
         sender=_general_name(sender),
         recipient=_general_name(recipient),
         message_time=_now() if message_time is None else message_time,
+        protection_alg=protection_alg,
         sender_kid=sender_kid,
         transaction_id=transaction_id,
         sender_nonce=new_nonce() if sender_nonce is None else sender_nonce,
@@ -350,6 +355,7 @@ def response_header(
     pvno: int | None = None,
     sender_nonce: bytes | None = None,
     message_time: datetime.datetime | None = None,
+    protection_alg: AlgorithmIdentifier | None = None,
 ) -> PKIHeader:
     """The header of a server's answer to a request with ``request_header``.
 
@@ -357,6 +363,7 @@ def response_header(
     senderNonce is fresh; the recipient defaults to the request's sender.
     pvno defaults to the request's when it is one we speak (2 or 3), else 2.
     ``implicit_confirm`` grants implicit confirmation (generalInfo).
+    ``protection_alg`` as for :func:`request_header`.
     """
     if pvno is None:
         pvno = request_header.pvno
@@ -369,6 +376,7 @@ def response_header(
         sender=_general_name(sender),
         recipient=request_header.sender if recipient is None else _general_name(recipient),
         message_time=_now() if message_time is None else message_time,
+        protection_alg=protection_alg,
         sender_kid=sender_kid,
         transaction_id=request_header.transaction_id,
         sender_nonce=new_nonce() if sender_nonce is None else sender_nonce,

@@ -68,6 +68,7 @@ __all__ = [
     "protect_pbmac1",
     "protect_signature",
     "sign_data",
+    "signature_fields",
     "signer_candidates",
     "verify",
     "verify_signature",
@@ -190,8 +191,18 @@ def _check_sender_identified(header: PKIHeader) -> None:
 def _with_protection_alg(
     message: PKIMessage, alg: AlgorithmIdentifier, sender_kid: bytes | None
 ) -> PKIMessage:
-    """The message with ``alg`` (and senderKID, if given) in its header, unprotected."""
-    header = with_protection_alg(message.header, alg, sender_kid)
+    """The message with ``alg`` (and senderKID, if given) in its header,
+    unprotected: ``message`` itself when it is so already (its header made
+    with them, see :func:`signature_fields`)."""
+    header = message.header
+    if (
+        message.protection is None
+        and header.protection_alg is alg
+        and (sender_kid is None or header.sender_kid == sender_kid)
+    ):
+        _check_sender_identified(header)
+        return message
+    header = with_protection_alg(header, alg, sender_kid)
     _check_sender_identified(header)
     return PKIMessage(header, message.body, None, message.extra_certs)
 
@@ -433,6 +444,17 @@ def _signer(key: PrivateKeyTypes, cert: x509.Certificate, digest: str, pss: bool
         while len(_signers) > certinfo.MAX_SIGNING_KEYS:
             _signers.popitem(last=False)
     return signer
+
+
+def signature_fields(
+    key: PrivateKeyTypes, cert: x509.Certificate, *, digest: str = "sha256", pss: bool = False
+) -> tuple[AlgorithmIdentifier, bytes | None]:
+    """The protectionAlg and senderKID (None: the header's stays)
+    :func:`protect_signature` puts in the header of a message it signs with
+    these arguments. A header made with them is not copied to be signed.
+    Raises :class:`cmp.ProtectionError` when ``key`` does not belong to ``cert``."""
+    signer = _signer(key, cert, digest, pss)
+    return signer.alg, signer.sender_kid
 
 
 def protect_signature(

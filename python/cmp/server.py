@@ -1024,21 +1024,32 @@ class MockServer:
 
     def _respond(self, ex: _Exchange, body: PKIBody) -> PKIMessage:
         pvno = ex.request.header.pvno
+        secret = self._secret
+        unprotected = self.config.send_unprotected or ex.unprotected
+        mac = not unprotected and ex.mac is not None and secret is not None
+        alg, kid = None, self._ref
+        if not unprotected and not mac:
+            cert, key = self.config.srv_cert, self.config.srv_key
+            assert cert is not None and key is not None
+            # the senderKID becomes the certificate's subject key identifier, if any
+            alg, ski = protection.signature_fields(key, cert)
+            kid = kid if ski is None else ski
         hdr = response_header(
             ex.request.header,
             self._sender,
-            sender_kid=self._ref,
+            sender_kid=kid,
             implicit_confirm=ex.implicit_confirm,
             pvno=pvno if pvno in self.config.pvnos and pvno in (2, 3) else 2,
+            protection_alg=alg,
         )
         if hdr.transaction_id is None:  # the request had none: OpenSSL makes one up
             hdr = dataclasses.replace(hdr, transaction_id=ex.txn.tid)
         ex.txn.sender_nonce = hdr.sender_nonce
         msg = PKIMessage(hdr, body, None, ex.extra_certs)
-        if self.config.send_unprotected or ex.unprotected:
+        if unprotected:
             return msg
-        secret = self._secret
-        if ex.mac is not None and secret is not None:
+        if mac:
+            assert secret is not None
             salt = ex.txn.salt
             if salt is None:
                 salt = ex.txn.salt = random_bytes(16)
@@ -1047,7 +1058,6 @@ class MockServer:
             return protection.protect_pbm(msg, secret, ref=self._ref, salt=salt)
         cert, key = self.config.srv_cert, self.config.srv_key
         assert cert is not None and key is not None
-        # the senderKID becomes the certificate's subject key identifier, if any
         return protection.protect_signature(msg, key, cert, extra_certs=self._srv_chain_certs)
 
     def _error(self, ex: _Exchange, refusal: _Refusal) -> PKIMessage:

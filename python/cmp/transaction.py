@@ -417,6 +417,16 @@ def _load_certs(ders: Sequence[bytes], what: str) -> list[x509.Certificate]:
         raise ResponseError(f"unusable certificate in {what}: {e}") from None
 
 
+def _signs(config: TransactionConfig) -> bool:
+    """Whether :func:`protect_request` signs with ``config``."""
+    return (
+        not config.unprotected_requests
+        and config.secret is None
+        and config.cert is not None
+        and config.key is not None
+    )
+
+
 def protect_request(
     message: PKIMessage, config: TransactionConfig, salt: bytes | None = None
 ) -> PKIMessage:
@@ -639,16 +649,25 @@ class Transaction:
     def _make(self, body: PKIBody, *, implicit_confirm: bool = False) -> PKIMessage:
         config = self.config
         ref = config.ref
+        kid = ref.encode() if isinstance(ref, str) else ref
+        alg = None
+        if _signs(config):
+            assert config.key is not None and config.cert is not None
+            alg, ski = _protection.signature_fields(
+                config.key, config.cert, digest=config.digest, pss=config.pss
+            )
+            kid = kid if ski is None else ski
         header = request_header(
             sender=self._sender,
             recipient=self._recipient,
             transaction_id=self.transaction_id,
             recip_nonce=self._recip_nonce,
-            sender_kid=ref.encode() if isinstance(ref, str) else ref,
+            sender_kid=kid,
             implicit_confirm=implicit_confirm,
             general_info=config.geninfo,
             free_text=config.free_text,
             pvno=pvno_for_body(body),
+            protection_alg=alg,
         )
         return self._protect(PKIMessage(header, body))
 
