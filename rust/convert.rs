@@ -248,15 +248,18 @@ impl<'a> FromPy<'a> for asn1::IA5String<'a> {
 
 /// The OBJECT IDENTIFIERs converted so far, both ways: a message names the
 /// same few algorithms and types again and again, and formatting or parsing
-/// their arcs was a measurable part of converting one. At most
-/// [`MAX_KNOWN_OIDS`] are kept (the first ones seen; a peer sending new ones
-/// gets them converted each time, never more memory held).
+/// their arcs was a measurable part of converting one. Each map holds at
+/// most [`MAX_KNOWN_OIDS`] and starts over when full (a peer sending ever
+/// new ones costs the others a new conversion, never memory, and cannot
+/// keep them out for good); strings longer than [`MAX_KNOWN_OID_STR`] are
+/// converted each time.
 struct KnownOids {
     strings: HashMap<Vec<u8>, Py<PyString>>,
     oids: HashMap<String, asn1::ObjectIdentifier>,
 }
 
 const MAX_KNOWN_OIDS: usize = 512;
+const MAX_KNOWN_OID_STR: usize = 128;
 
 fn known_oids() -> std::sync::MutexGuard<'static, KnownOids> {
     static KNOWN: OnceLock<Mutex<KnownOids>> = OnceLock::new();
@@ -281,22 +284,29 @@ impl ToPy for asn1::ObjectIdentifier {
         }
         let s = PyString::new(py, &self.to_string());
         let mut known = known_oids();
-        if known.strings.len() < MAX_KNOWN_OIDS {
-            known.strings.insert(der.to_vec(), s.clone().unbind());
+        if known.strings.len() >= MAX_KNOWN_OIDS {
+            known.strings.clear();
         }
+        known.strings.insert(der.to_vec(), s.clone().unbind());
         Ok(s.into_any())
     }
 }
 impl FromPy<'_> for asn1::ObjectIdentifier {
     fn from_py(obj: &Bound<'_, PyAny>, _: &Bump) -> PyResult<Self> {
         let s = str_of(obj)?;
-        let mut known = known_oids();
-        if let Some(oid) = known.oids.get(s.as_ref()) {
-            return Ok(oid.clone());
+        let cacheable = s.len() <= MAX_KNOWN_OID_STR;
+        if cacheable {
+            if let Some(oid) = known_oids().oids.get(s.as_ref()) {
+                return Ok(oid.clone());
+            }
         }
         let oid = asn1::ObjectIdentifier::from_string(&s)
             .ok_or_else(|| PyValueError::new_err(format!("not an OBJECT IDENTIFIER: {s:?}")))?;
-        if known.oids.len() < MAX_KNOWN_OIDS {
+        if cacheable {
+            let mut known = known_oids();
+            if known.oids.len() >= MAX_KNOWN_OIDS {
+                known.oids.clear();
+            }
             known.oids.insert(s.into_owned(), oid.clone());
         }
         Ok(oid)

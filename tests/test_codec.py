@@ -1836,3 +1836,36 @@ def test_asn1_classes_are_plain_dataclasses_the_decoder_may_fill_directly() -> N
         assert cls.__init__.__code__.co_filename == FAST_INIT_FILENAME, cls
         assert not hasattr(cls, "__post_init__"), cls
         assert "__slots__" not in vars(cls), cls
+
+
+def test_object_identifiers_convert_alike_past_the_native_oid_memory() -> None:
+    # The core remembers converted OIDs (512 each way, then starts over):
+    # more than that, seen twice, still give the same DER and back, and a
+    # string that is no OID is refused every time.
+    oids = [f"1.3.6.1.4.1.99999.{i}.{i * 7919}" for i in range(1300)]
+    for _ in range(2):
+        for oid in oids:
+            der = A.encode("AlgorithmIdentifier", A.AlgorithmIdentifier(oid, None))
+            arcs = [int(x) for x in oid.split(".")]
+            assert der == _reference_algorithm_identifier(arcs)
+            assert A.decode("AlgorithmIdentifier", der).algorithm == oid
+    long_oid = "1.2." + ".".join(["123456789"] * 14)  # a string too long to be remembered
+    der = A.encode("AlgorithmIdentifier", A.AlgorithmIdentifier(long_oid, None))
+    assert A.decode("AlgorithmIdentifier", der).algorithm == long_oid
+    for _ in range(2):
+        with pytest.raises(EncodeError):
+            A.encode("AlgorithmIdentifier", A.AlgorithmIdentifier("1.2.x", None))
+
+
+def _reference_algorithm_identifier(arcs: list[int]) -> bytes:
+    """SEQUENCE { OBJECT IDENTIFIER } written out by X.690's rules."""
+    body = bytes([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body += bytes(reversed(chunk))
+    oid = bytes([0x06, len(body)]) + body
+    return bytes([0x30, len(oid)]) + oid

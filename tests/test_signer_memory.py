@@ -1,13 +1,13 @@
 """What is remembered between the messages of one transaction, and what is
 still checked every time: the public keys of proofs of possession
-(``cmp.certinfo.load_public_key``), and the signer certificate whose path
-was validated for an earlier message (OpenSSL's ``check_msg_given_cert``,
-cmp_vfy.c), on the mock server for the certConf after an ir and on the
-client for the pkiConf after an ip.
+(``cmp.certinfo.load_public_key``), and the signer of an earlier request
+that the mock server tries first for the next (OpenSSL's
+``check_msg_given_cert``, cmp_vfy.c, with its validatedSrvCert), and the
+client's remembered server certificate.
 
-A remembered signer saves the path validation only: it must still match
-the sender (and senderKID), be within its validity period and verify the
-signature; otherwise the full search runs as for a first message.
+A remembered signer saves the search among the extraCerts only: it must
+still match the sender (and senderKID), verify the signature and validate
+again (time, revocation), else the full search runs as for a first message.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from inprocess_pki import mock_server, sig_config
 from openssl_harness import Pki
@@ -32,7 +32,7 @@ from cmp.errors import ProtectionError
 from cmp.message import PKIMessage
 from cmp.requests import cert_conf_body, sign
 from cmp.server import MockServer
-from cmp.verify import ChainValidator
+from cmp.verify import ChainValidator, VerifyOptions
 
 DER = serialization.Encoding.DER
 SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -43,21 +43,48 @@ def server(pki: Pki) -> MockServer:
     return mock_server(pki)
 
 
+class Validations(list[x509.Certificate]):
+    """The certificates whose path ``ChainValidator.validate`` was asked for,
+    in order (client and server alike: tell them apart by certificate), and
+    the untrusted certificates given with each (``pools``)."""
+
+    pools: list[Sequence[x509.Certificate]]
+
+
 @pytest.fixture
-def validated(monkeypatch: pytest.MonkeyPatch) -> list[x509.Certificate]:
-    """The certificates whose path ``ChainValidator.validate`` is asked for,
-    in order (client and server alike: tell them apart by certificate)."""
-    seen: list[x509.Certificate] = []
+def validated(monkeypatch: pytest.MonkeyPatch) -> Validations:
+    seen = Validations()
+    seen.pools = []
     original = ChainValidator.validate
 
     def counting(
         self: ChainValidator, cert: x509.Certificate, untrusted: Sequence[x509.Certificate] = ()
     ) -> list[x509.Certificate]:
         seen.append(cert)
+        seen.pools.append(untrusted)
         return original(self, cert, untrusted)
 
     monkeypatch.setattr(ChainValidator, "validate", counting)
     return seen
+
+
+def crl(pki: Pki, revoked: Sequence[x509.Certificate] = ()) -> x509.CertificateRevocationList:
+    """A current CRL of the test root revoking ``revoked``."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.root.cert.subject)
+        .last_update(now - datetime.timedelta(days=1))
+        .next_update(now + datetime.timedelta(days=7))
+    )
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(now - datetime.timedelta(hours=1))
+            .build()
+        )
+    return builder.sign(pki.root.key, hashes.SHA256())
 
 
 def fresh_spki() -> bytes:
@@ -154,20 +181,22 @@ def test_popo_signature_is_verified_under_a_cached_key(pki: Pki, server: MockSer
 # --- the mock server: the signer of the ir signs the certConf --------------------------------
 
 
-def test_certconf_by_the_irs_signer_is_accepted_without_a_second_path_validation(
-    pki: Pki, server: MockServer, validated: list[x509.Certificate]
+def test_certconf_by_the_irs_signer_is_validated_again_with_the_remembered_pool(
+    pki: Pki, server: MockServer, validated: Validations
 ) -> None:
     client = sig_client(pki)
     ip = enrolled(pki, server, client)
     assert validated == [pki.client.cert]
     conf = answer(server, client.follow(ip, cert_conf_body(pki.enrolled.cert)))
     assert conf.body_type == "pkiconf", conf.body
-    assert validated == [pki.client.cert]
+    # validated again (not skipped), with the very certificates of the ir's search
+    assert validated == [pki.client.cert, pki.client.cert]
+    assert validated.pools[1] is validated.pools[0]
     assert server.open_transactions == 0
 
 
 def test_certconf_with_a_broken_signature_is_refused_despite_the_remembered_signer(
-    pki: Pki, server: MockServer, validated: list[x509.Certificate]
+    pki: Pki, server: MockServer
 ) -> None:
     client = sig_client(pki)
     ip = enrolled(pki, server, client)
@@ -175,11 +204,21 @@ def test_certconf_with_a_broken_signature_is_refused_despite_the_remembered_sign
     refused_for_signer(answer(server, flip_signature(conf)))
     # The forgery leaves the transaction to its client.
     assert answer(server, conf).body_type == "pkiconf"
-    assert validated == [pki.client.cert]
+
+
+def test_certconf_by_a_signer_revoked_since_the_ir_is_refused(pki: Pki) -> None:
+    # The remembered signer's path is validated anew: a CRL that arrived
+    # between ir and certConf counts (OpenSSL's check_msg_given_cert does too).
+    options = VerifyOptions(crl_check=True, crls=[crl(pki)])
+    server = mock_server(pki, verify_options=options)
+    client = sig_client(pki)
+    ip = enrolled(pki, server, client)
+    options.crls[:] = [crl(pki, [pki.client.cert])]
+    refused_for_signer(answer(server, client.follow(ip, cert_conf_body(pki.enrolled.cert))))
 
 
 def test_certconf_by_another_valid_client_goes_through_the_full_search(
-    pki: Pki, server: MockServer, validated: list[x509.Certificate]
+    pki: Pki, server: MockServer, validated: Validations
 ) -> None:
     ip = enrolled(pki, server, sig_client(pki))
     other = Requester(
@@ -188,6 +227,7 @@ def test_certconf_by_another_valid_client_goes_through_the_full_search(
     conf = answer(server, other.follow(ip, cert_conf_body(pki.enrolled.cert)))
     assert conf.body_type == "pkiconf", conf.body
     assert validated == [pki.client.cert, pki.client_rsa.cert]
+    assert validated.pools[1] is not validated.pools[0]
 
 
 def test_certconf_from_another_sender_name_is_not_accepted_by_the_remembered_signer(
@@ -216,16 +256,28 @@ def test_certconf_with_another_sender_kid_is_not_accepted_by_the_remembered_sign
     assert answer(server, signed).body_type == "pkiconf"
 
 
-def test_remembered_signer_outside_its_validity_has_its_path_validated_again(
-    pki: Pki, server: MockServer, validated: list[x509.Certificate], monkeypatch: pytest.MonkeyPatch
+def test_a_refused_request_does_not_replace_the_remembered_signer(
+    pki: Pki, server: MockServer, validated: Validations
 ) -> None:
+    # Another valid client's certConf with a wrong recipNonce is refused after
+    # its signature was checked: the transaction keeps the ir's signer.
     client = sig_client(pki)
     ip = enrolled(pki, server, client)
-    expired = pki.client.cert.not_valid_after_utc + datetime.timedelta(days=1)
-    monkeypatch.setattr("cmp.server.checking_time", lambda options: expired)
+    other = Requester(
+        key=pki.client_rsa.key, cert=pki.client_rsa.cert, recipient=pki.server.cert.subject
+    )
+    stray = other.follow(ip, cert_conf_body(pki.enrolled.cert))
+    header = dataclasses.replace(stray.header, recip_nonce=b"\x00" * 16)
+    unsigned = PKIMessage(header, stray.body)
+    assert header.protection_alg is not None
+    stray = unsigned.with_protection(
+        sign(pki.client_rsa.key, header.protection_alg, unsigned.protected_part()),
+        stray.extra_certs,
+    )
+    assert error_of(answer(server, stray)).pki_status_info.status == PKIStatus.rejection
     conf = answer(server, client.follow(ip, cert_conf_body(pki.enrolled.cert)))
-    assert conf.body_type == "pkiconf", conf.body  # the full search checks the time itself
-    assert validated == [pki.client.cert, pki.client.cert]
+    assert conf.body_type == "pkiconf", conf.body
+    assert validated.pools[-1] is validated.pools[0]  # the ir's signer, remembered
 
 
 # --- the client: the signer of the ip signs the pkiConf --------------------------------------
@@ -235,18 +287,16 @@ def server_paths(validated: list[x509.Certificate], pki: Pki) -> int:
     return sum(cert == pki.server.cert for cert in validated)
 
 
-def test_client_validates_the_servers_path_once_per_transaction(
-    pki: Pki, server: MockServer, validated: list[x509.Certificate]
+def test_client_validates_the_servers_path_for_every_response(
+    pki: Pki, server: MockServer, validated: Validations
 ) -> None:
     result = run(pki, server, sig_config(pki))
     assert [m.body_type for m in result.messages] == ["ir", "ip", "certConf", "pkiconf"]
-    assert server_paths(validated, pki) == 1
-    run(pki, server, sig_config(pki))
     assert server_paths(validated, pki) == 2
 
 
 def test_client_refuses_a_pkiconf_with_a_broken_signature(
-    pki: Pki, server: MockServer, validated: list[x509.Certificate]
+    pki: Pki, server: MockServer, validated: Validations
 ) -> None:
     with pytest.raises(ProtectionError, match="no suitable sender certificate"):
         run(pki, server, sig_config(pki), only(["pkiconf"], flip_signature))

@@ -327,10 +327,8 @@ _CRL_REASONS = {
 
 
 def public_key_der(key: NewKey) -> bytes:
-    """DER SubjectPublicKeyInfo of a public key, or of a private key's public part
-    (kept for the last few private keys: a new key also signs its proof of
-    possession, and a client enrolling with one key does so again and again)."""
-    return certinfo.key_spki(key, signing=True)
+    """DER SubjectPublicKeyInfo of a public key, or of a private key's public part."""
+    return certinfo.key_spki(key)
 
 
 def _is_private(key: NewKey | None) -> bool:

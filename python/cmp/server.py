@@ -60,7 +60,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -106,7 +106,7 @@ from cmp.headers import (
 from cmp.message import PKIMessage
 from cmp.names import name_from_der
 from cmp.status import format_status_info
-from cmp.verify import ChainValidator, VerificationError, VerifyOptions, checking_time
+from cmp.verify import ChainValidator, VerificationError, VerifyOptions
 
 if TYPE_CHECKING:
     from cmp.asgi import BackgroundServer
@@ -420,6 +420,14 @@ _CA_KEY_USAGE = x509.KeyUsage(
 # --- state ---------------------------------------------------------------------------
 
 
+class _Signer(NamedTuple):
+    """The certificate that signed a request, and the untrusted certificates
+    its path was validated with."""
+
+    cert: x509.Certificate
+    untrusted: list[x509.Certificate]
+
+
 @dataclass(eq=False)
 class _Transaction:
     """What the server remembers between the messages of one transaction."""
@@ -441,11 +449,9 @@ class _Transaction:
     salt: bytes | None = None
     """The salt of our MAC-protected answers, drawn with the first: one per
     transaction, so that the MAC key is derived once (see ``cmp._mac``)."""
-    signer: x509.Certificate | None = None
-    """The certificate that signed an earlier request of this transaction,
-    its path validated: tried first for the next one (OpenSSL's
-    validatedSrvCert), whose signature it may verify without the path being
-    built again."""
+    signer: _Signer | None = None
+    """Who signed the last request of this transaction that was accepted:
+    tried first for the next one (OpenSSL's validatedSrvCert)."""
 
 
 @dataclass
@@ -657,7 +663,7 @@ class MockServer:
     def _check(self, msg: PKIMessage, txn: _Transaction) -> None:
         """OpenSSL's ``ossl_cmp_msg_check_update``: protection, pvno, recipNonce."""
         hdr = msg.header
-        self._check_protection(msg, txn)
+        signer = self._check_protection(msg, txn)
         if hdr.pvno not in self.config.pvnos:
             raise _Refusal(UNEXPECTED_PVNO)
         if txn.sender_nonce is not None and hdr.recip_nonce != txn.sender_nonce:
@@ -665,24 +671,27 @@ class MockServer:
         # only the transaction's own client adds to its memory of certificates
         txn.untrusted.extend(c for c in msg.extra_certs if c not in txn.untrusted)
         del txn.untrusted[:-32]  # bounded
+        if signer is not None:
+            txn.signer = signer
 
-    def _check_protection(self, msg: PKIMessage, txn: _Transaction) -> None:
+    def _check_protection(self, msg: PKIMessage, txn: _Transaction) -> _Signer | None:
+        """Checks the protection of ``msg``; the signer found, for a signature."""
         cfg = self.config
         error_exempt = msg.body_type == "error" and cfg.accept_unprot_err
         if msg.header.protection_alg is None:
             if cfg.accept_unprotected or error_exempt:
                 log.warning("ignoring missing protection of request message")
-                return
+                return None
             raise _Refusal(MISSING_PROTECTION)
         try:
-            self._validate_protection(msg, txn)
+            return self._validate_protection(msg, txn)
         except _Refusal:
             if cfg.accept_unprotected or error_exempt:
                 log.warning("ignoring invalid protection of request message")
-                return
+                return None
             raise
 
-    def _validate_protection(self, msg: PKIMessage, txn: _Transaction) -> None:
+    def _validate_protection(self, msg: PKIMessage, txn: _Transaction) -> _Signer | None:
         alg = msg.header.protection_alg
         assert alg is not None
         if alg.algorithm in _MAC_ALGS:
@@ -696,7 +705,7 @@ class MockServer:
                 if "does not match" in str(e):
                     raise _Refusal(WRONG_PBM_VALUE) from None
                 raise _Refusal(ERROR_VALIDATING_PROTECTION, str(e)) from None
-            return
+            return None
         if alg.algorithm == DH_BASED_MAC:
             raise _Refusal(UNSUPPORTED_PROTECTION_ALG_DHBASEDMAC)
         try:
@@ -705,18 +714,22 @@ class MockServer:
             raise _Refusal(UNKNOWN_ALGORITHM_ID, alg.algorithm) from None
         if self._validator is None:
             raise _Refusal(MISSING_TRUST_STORE)
-        self._find_signer(msg, txn, self._validator)
+        return self._find_signer(msg, txn, self._validator)
 
-    def _find_signer(self, msg: PKIMessage, txn: _Transaction, validator: ChainValidator) -> None:
+    def _find_signer(
+        self, msg: PKIMessage, txn: _Transaction, validator: ChainValidator
+    ) -> _Signer:
         """As OpenSSL's ``check_msg_find_cert``: a certificate named by sender and
         senderKID whose key verifies the signature and whose path validates.
-        The certificate that signed an earlier request of the transaction is
-        tried first, as OpenSSL's ``check_msg_given_cert``: named by the
-        sender (and senderKID), within its validity period, verifying the
-        signature; its path is not built again."""
+        The signer of an earlier request of the transaction is tried first,
+        as OpenSSL's ``check_msg_given_cert`` tries its validatedSrvCert: it
+        must be named by the sender (and senderKID), verify the signature and
+        validate again, with the certificates that helped then (the path is
+        remembered by the validator; time, revocation and the other checks
+        are made anew)."""
         known = txn.signer
-        if known is not None and self._signed_by(msg, known, validator.options):
-            return
+        if known is not None and self._signed_by(msg, known, validator):
+            return known
         pool = list(dict.fromkeys([*msg.extra_certs, *txn.untrusted, *self._pool]))
         candidates = protection.signer_candidates(msg, pool)
         untrusted = _load_certs(pool)
@@ -725,8 +738,7 @@ class MockServer:
             try:
                 protection.verify(msg, cert=cert, ignore_keyusage=self.config.ignore_keyusage)
                 validator.validate(cert, untrusted)
-                txn.signer = cert
-                return
+                return _Signer(cert, untrusted)
             except (ProtectionError, VerificationError) as e:
                 problems.append(str(e))
         hdr = msg.header
@@ -736,17 +748,16 @@ class MockServer:
         log.info("no signer certificate fits: %s", "; ".join(problems) or "no candidate")
         raise _Refusal(NO_SUITABLE_SENDER_CERT, data)
 
-    def _signed_by(self, msg: PKIMessage, cert: x509.Certificate, options: VerifyOptions) -> bool:
-        """Whether ``cert``, validated before, is acceptable as the signer of
-        ``msg`` now and verifies its signature."""
+    def _signed_by(self, msg: PKIMessage, signer: _Signer, validator: ChainValidator) -> bool:
+        """Whether ``signer`` (of an earlier request) is acceptable as the
+        signer of ``msg``, verifies its signature and still validates."""
+        cert = signer.cert
         if not protection.signer_candidates(msg, [certinfo.der(cert)]):
-            return False
-        at = checking_time(options)
-        if at is not None and not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             return False
         try:
             protection.verify(msg, cert=cert, ignore_keyusage=self.config.ignore_keyusage)
-        except ProtectionError:
+            validator.validate(cert, signer.untrusted)
+        except (ProtectionError, VerificationError):
             return False
         return True
 

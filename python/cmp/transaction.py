@@ -449,8 +449,9 @@ def protect_request(
             mac=config.mac,
             extra_certs=config.extracerts,
         )
-    if config.cert is None or config.key is None:
+    if not _signs(config):
         raise ProtectionError("no way to protect the request: no secret, or no cert and key")
+    assert config.cert is not None and config.key is not None
     return _protection.protect_signature(
         message,
         config.key,
@@ -847,22 +848,9 @@ class Transaction:
         )
         reasons: list[str] = []
         candidates: list[x509.Certificate] = []
+        if self._validated_srvcert is not None:
+            candidates.append(self._validated_srvcert)
         sender, at = name_of(header.sender), checking_time(self.config.verify_options)
-        known = self._validated_srvcert
-        if known is not None:
-            # OpenSSL's check_msg_given_cert(): the certificate whose path was
-            # validated for an earlier response of this transaction signs this
-            # one too when it is acceptable and verifies the signature; its
-            # path is not built again.
-            if self._acceptable(known, header, sender, at) is None:
-                try:
-                    _protection.verify(
-                        message, cert=known, ignore_keyusage=self.config.ignore_keyusage
-                    )
-                    return
-                except ProtectionError:
-                    pass
-            candidates.append(known)
         seen: set[bytes] = set()
         for cert in [*candidates, *extra, *self._untrusted, *self._trusted]:
             der = _der(cert)
