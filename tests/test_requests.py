@@ -105,6 +105,32 @@ def test_template_has_subject_and_public_key(key: ec.EllipticCurvePrivateKey) ->
     assert t.issuer is None and t.validity is None and t.extensions is None
 
 
+def test_template_key_is_encoded_once_per_request(
+    key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A request run again and again (-repeat) encodes its new key once; another
+    # request, or the client's own key when there is no new_key, is encoded anew.
+    import cmp.requests as requests_module
+
+    calls: list[object] = []
+
+    def counting(k: Any) -> bytes:
+        calls.append(k)
+        return public_key_der(k)
+
+    monkeypatch.setattr(requests_module, "public_key_der", counting)
+    request = EnrollRequest("ir", new_key=key, subject=SUBJECT)
+    first, second = cert_template(request), cert_template(request)
+    assert first.public_key == second.public_key == public_key_der(key)
+    assert calls == [key]
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other = cert_template(EnrollRequest("ir", new_key=other_key, subject=SUBJECT))
+    assert other.public_key == public_key_der(other_key) != first.public_key
+    own = cert_template(EnrollRequest("ir", subject=SUBJECT), client_key=other_key)
+    assert own.public_key == public_key_der(other_key)
+    assert calls == [key, other_key, other_key]
+
+
 def test_null_dn_subject_leaves_subject_out(key: ec.EllipticCurvePrivateKey) -> None:
     t = cert_template(EnrollRequest("ir", new_key=key, subject=NULL_DN), client_cert=None)
     assert t.subject is None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Union
 
 from cryptography import x509
@@ -175,6 +176,14 @@ class EnrollRequest:
     def has_san(self) -> bool:
         """OpenSSL's HAS_SAN: SANs given with ``sans`` or in ``reqexts``."""
         return bool(self.sans) or _has_san(self.reqexts or ())
+
+    @cached_property
+    def _new_key_spki(self) -> bytes:
+        # The template's key when it is new_key: encoded once for a request
+        # run again and again (-repeat, a batch of one request), kept no
+        # longer than the request (and its key) is.
+        assert self.new_key is not None
+        return public_key_der(self.new_key)
 
 
 @dataclass(frozen=True)
@@ -462,7 +471,7 @@ def cert_template(
         issuer=None if issuer is None else certinfo.name_der(issuer),
         validity=validity,
         subject=None if subject is None else certinfo.name_der(subject),
-        public_key=public_key_der(key),
+        public_key=request._new_key_spki if key is request.new_key else public_key_der(key),
         extensions=encode_extensions(exts),
     )
 
