@@ -99,6 +99,16 @@ def flip_signature(msg: PKIMessage) -> PKIMessage:
     return msg.with_protection(msg.protection[:-1] + bytes([msg.protection[-1] ^ 1]))
 
 
+def signed_again(msg: PKIMessage, key: Any, **changes: Any) -> PKIMessage:
+    """``msg`` with ``changes`` to its header, signed again with ``key``
+    exactly as the header says (no senderKID put right, unlike protect_signature)."""
+    header = dataclasses.replace(msg.header, **changes)
+    unsigned = PKIMessage(header, msg.body)
+    assert header.protection_alg is not None
+    signature = sign(key, header.protection_alg, unsigned.protected_part())
+    return unsigned.with_protection(signature, msg.extra_certs)
+
+
 def enrolled(pki: Pki, server: MockServer, client: Requester) -> PKIMessage:
     """The ip answering a signed ir of ``client``, the transaction left open."""
     ip = answer(server, client.message(ir_body(pki)))
@@ -248,11 +258,8 @@ def test_certconf_with_another_sender_kid_is_not_accepted_by_the_remembered_sign
     client = sig_client(pki)
     ip = enrolled(pki, server, client)
     signed = client.follow(ip, cert_conf_body(pki.enrolled.cert))
-    header = dataclasses.replace(signed.header, sender_kid=b"not the client's key id")
-    unsigned = PKIMessage(header, signed.body)
-    assert header.protection_alg is not None
-    signature = sign(pki.client.key, header.protection_alg, unsigned.protected_part())
-    refused_for_signer(answer(server, unsigned.with_protection(signature, signed.extra_certs)))
+    wrong_kid = signed_again(signed, pki.client.key, sender_kid=b"not the client's key id")
+    refused_for_signer(answer(server, wrong_kid))
     assert answer(server, signed).body_type == "pkiconf"
 
 
@@ -267,13 +274,7 @@ def test_a_refused_request_does_not_replace_the_remembered_signer(
         key=pki.client_rsa.key, cert=pki.client_rsa.cert, recipient=pki.server.cert.subject
     )
     stray = other.follow(ip, cert_conf_body(pki.enrolled.cert))
-    header = dataclasses.replace(stray.header, recip_nonce=b"\x00" * 16)
-    unsigned = PKIMessage(header, stray.body)
-    assert header.protection_alg is not None
-    stray = unsigned.with_protection(
-        sign(pki.client_rsa.key, header.protection_alg, unsigned.protected_part()),
-        stray.extra_certs,
-    )
+    stray = signed_again(stray, pki.client_rsa.key, recip_nonce=b"\x00" * 16)
     assert error_of(answer(server, stray)).pki_status_info.status == PKIStatus.rejection
     conf = answer(server, client.follow(ip, cert_conf_body(pki.enrolled.cert)))
     assert conf.body_type == "pkiconf", conf.body
