@@ -461,14 +461,11 @@ def test_header_made_with_signature_fields_is_signed_as_a_copied_one(
     cert = s.cert if with_ski else issue(s.key, "no ski", ski=False)
     plain = make_message(cert.subject)
     plain = cmp.PKIMessage(dataclasses.replace(plain.header, sender_kid=b"ref"), plain.body)
-    alg, ski = signature_fields(s.key, cert)
-    assert ski == (cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-                   if with_ski else None)  # fmt: skip
+    alg, kid = signature_fields(s.key, cert, sender_kid=b"ref")
+    assert kid == (cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+                   if with_ski else b"ref")  # fmt: skip
     ready = cmp.PKIMessage(
-        dataclasses.replace(
-            plain.header, protection_alg=alg, sender_kid=b"ref" if ski is None else ski
-        ),
-        plain.body,
+        dataclasses.replace(plain.header, protection_alg=alg, sender_kid=kid), plain.body
     )
     signed_copy = protect_signature(plain, s.key, cert)
     signed_ready = protect_signature(ready, s.key, cert)
@@ -485,6 +482,7 @@ def test_header_with_another_sender_kid_is_corrected_when_signed(
 ) -> None:
     s = signer(signers, "ec-p256")
     alg, ski = signature_fields(s.key, s.cert)
+    assert ski is not None
     message = make_message(s.cert.subject)
     wrong = cmp.PKIMessage(
         dataclasses.replace(message.header, protection_alg=alg, sender_kid=b"not the ski"),

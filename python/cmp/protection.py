@@ -447,14 +447,20 @@ def _signer(key: PrivateKeyTypes, cert: x509.Certificate, digest: str, pss: bool
 
 
 def signature_fields(
-    key: PrivateKeyTypes, cert: x509.Certificate, *, digest: str = "sha256", pss: bool = False
+    key: PrivateKeyTypes,
+    cert: x509.Certificate,
+    *,
+    digest: str = "sha256",
+    pss: bool = False,
+    sender_kid: bytes | None = None,
 ) -> tuple[AlgorithmIdentifier, bytes | None]:
-    """The protectionAlg and senderKID (None: the header's stays)
-    :func:`protect_signature` puts in the header of a message it signs with
-    these arguments. A header made with them is not copied to be signed.
-    Raises :class:`cmp.ProtectionError` when ``key`` does not belong to ``cert``."""
+    """The protectionAlg and senderKID of a header that :func:`protect_signature`
+    signs with these arguments as it is, without copying it: the senderKID
+    is the subject key identifier of ``cert``, else ``sender_kid`` (the one
+    the header would have had). Raises :class:`cmp.ProtectionError` when
+    ``key`` does not belong to ``cert``."""
     signer = _signer(key, cert, digest, pss)
-    return signer.alg, signer.sender_kid
+    return signer.alg, sender_kid if signer.sender_kid is None else signer.sender_kid
 
 
 def protect_signature(

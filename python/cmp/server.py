@@ -1036,15 +1036,14 @@ class MockServer:
     def _respond(self, ex: _Exchange, body: PKIBody) -> PKIMessage:
         pvno = ex.request.header.pvno
         secret = self._secret
+        cert, key = self.config.srv_cert, self.config.srv_key
         unprotected = self.config.send_unprotected or ex.unprotected
         mac = not unprotected and ex.mac is not None and secret is not None
         alg, kid = None, self._ref
         if not unprotected and not mac:
-            cert, key = self.config.srv_cert, self.config.srv_key
             assert cert is not None and key is not None
             # the senderKID becomes the certificate's subject key identifier, if any
-            alg, ski = protection.signature_fields(key, cert)
-            kid = kid if ski is None else ski
+            alg, kid = protection.signature_fields(key, cert, sender_kid=kid)
         hdr = response_header(
             ex.request.header,
             self._sender,
@@ -1067,7 +1066,6 @@ class MockServer:
             if ex.mac == "pbmac1":
                 return protection.protect_pbmac1(msg, secret, ref=self._ref, salt=salt)
             return protection.protect_pbm(msg, secret, ref=self._ref, salt=salt)
-        cert, key = self.config.srv_cert, self.config.srv_key
         assert cert is not None and key is not None
         return protection.protect_signature(msg, key, cert, extra_certs=self._srv_chain_certs)
 

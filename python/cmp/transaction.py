@@ -654,10 +654,9 @@ class Transaction:
         alg = None
         if _signs(config):
             assert config.key is not None and config.cert is not None
-            alg, ski = _protection.signature_fields(
-                config.key, config.cert, digest=config.digest, pss=config.pss
+            alg, kid = _protection.signature_fields(
+                config.key, config.cert, digest=config.digest, pss=config.pss, sender_kid=kid
             )
-            kid = kid if ski is None else ski
         header = request_header(
             sender=self._sender,
             recipient=self._recipient,
