@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+X = "\u00d7"  # the multiplication sign of the ratios
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
 PROTECT_DATA = SHARED_DIR / "conformance" / "openssl" / "vectors" / "protect_data"
@@ -184,8 +186,8 @@ def _fmt_ratio(v: float | None) -> str:
     if v is None:
         return "n/a"
     if v >= 100:
-        return f"{v:,.0f}×"
-    return f"{v:.2f}×"
+        return f"{v:,.0f}{X}"
+    return f"{v:.2f}{X}"
 
 
 def try_measure(fn: Callable[[], object] | None, plan: TimingPlan) -> float | None:
@@ -542,7 +544,7 @@ def capture_exchange() -> tuple[dict[str, bytes], str]:
             return msgs, "tests/openssl_harness.capture_openssl_messages"
         if (REPO_ROOT / "tests" / "openssl_harness.py").is_file():
             why = "the test harness gave no certConf/pkiconf"
-    except Exception as e:  # noqa: BLE001 - the harness is optional; fall back below
+    except Exception as e:
         why = f"the test harness failed: {type(e).__name__}: {e}"
     source = f"openssl cmp -use_mock_srv, captured at bench start ({why})"
     return _capture_with_openssl_cli(), source

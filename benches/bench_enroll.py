@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from _reference import REPO_ROOT, Report, Row, Unavailable, describe_machine
+from _reference import REPO_ROOT, Report, Row, Unavailable, X, describe_machine
 
 # Targets printed beside the figures (never asserted).
 TARGET_IN_PROCESS = 2.0  # cmpkit in-process at least this many times openssl -use_mock_srv
@@ -51,7 +51,6 @@ TARGET_CLIENT_VS_OPENSSL = 1.0  # cmpkit client ≥ openssl client, against open
 ACCEPT_LINE = re.compile(r"ACCEPT\s+\S*:(?P<port>\d+)\s+PID=(?P<pid>\d+)")
 PROTECTIONS = ("pbm", "sig")
 LABEL = {"pbm": "PBM", "sig": "EC P-256 signature"}
-X = "\u00d7"  # the multiplication sign of the ratios
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from _reference import (
     Row,
     TimingPlan,
     Unavailable,
+    X,
     describe_machine,
     libcrypto,
     try_measure,
@@ -117,7 +118,7 @@ def bench_iterations(
         except Unavailable as e:
             report.note(f"ours: not available ({e})")
             ours_fn = None
-        except Exception as e:  # noqa: BLE001 - report, never crash the bench
+        except Exception as e:
             report.note(f"ours: not available at {iterations} iterations ({type(e).__name__}: {e})")
             ours_fn = None
 
@@ -131,7 +132,7 @@ def bench_iterations(
                 return chain(iterations, seed)
         except Unavailable as e:
             report.note(f"bare chain: not available ({e})")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             report.note(f"bare chain: not available ({type(e).__name__}: {e})")
 
         ours_us = try_measure(ours_fn, plan)
@@ -199,21 +200,21 @@ def print_targets(summary: list[tuple[int, str, float | None, float | None]]) ->
     print("\ntargets (printed, not asserted):")
     for iterations, ref, ours_us, ref_us in summary:
         if ref == "chain":
-            goal = f"ours within {TARGET_VS_CHAIN}× of the bare chain"
+            goal = f"ours within {TARGET_VS_CHAIN}{X} of the bare chain"
             if ours_us is None or ref_us is None:
                 print(f"  {iterations:>7,} it  {goal}: n/a")
                 continue
             factor = ours_us / ref_us
             verdict = "met" if factor <= TARGET_VS_CHAIN else "NOT met"
-            print(f"  {iterations:>7,} it  {goal}: ours = {factor:.3f}× chain — {verdict}")
+            print(f"  {iterations:>7,} it  {goal}: ours = {factor:.3f}{X} chain — {verdict}")
         else:
-            goal = f"ours ≥ {TARGET_VS_OPENSSL}× faster than OpenSSL"
+            goal = f"ours ≥ {TARGET_VS_OPENSSL}{X} faster than OpenSSL"
             if ours_us is None or ref_us is None:
                 print(f"  {iterations:>7,} it  {goal}: n/a")
                 continue
             speedup = ref_us / ours_us
             verdict = "met" if speedup >= TARGET_VS_OPENSSL else "NOT met"
-            print(f"  {iterations:>7,} it  {goal}: {speedup:.2f}× — {verdict}")
+            print(f"  {iterations:>7,} it  {goal}: {speedup:.2f}{X} — {verdict}")
 
 
 def run(quick: bool) -> int:
