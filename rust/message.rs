@@ -64,6 +64,23 @@ pub fn der_header(data: &[u8], pos: usize, whole: bool) -> PyResult<(u8, usize, 
     cmpkit_core::der::header_at(data, pos, whole).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// The DER element with the one-octet identifier `identifier` around
+/// `content` (`cmpkit_core::der::element_of`); ValueError for an identifier
+/// of the high-tag-number form.
+#[pyfunction]
+pub fn der_element<'py>(
+    py: Python<'py>,
+    identifier: u8,
+    content: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let der = cmpkit_core::der::element_of(identifier, content).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "identifier octet {identifier:#04x} starts a high-tag-number form"
+        ))
+    })?;
+    Ok(PyBytes::new(py, &der))
+}
+
 /// Decodes a PKIMessage into `(body name, header, body, protection,
 /// extra_certs, protected part)`: validated and parsed once, the protected
 /// part sliced from `data` as `protected_part_of` does.
@@ -201,6 +218,7 @@ pub fn get_limits() -> (usize, usize, usize) {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_message, m)?)?;
     m.add_function(wrap_pyfunction!(der_header, m)?)?;
+    m.add_function(wrap_pyfunction!(der_element, m)?)?;
     m.add_function(wrap_pyfunction!(decode_message, m)?)?;
     m.add_function(wrap_pyfunction!(protected_part_of, m)?)?;
     m.add_function(wrap_pyfunction!(encode_protected_part, m)?)?;

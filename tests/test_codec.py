@@ -1869,3 +1869,20 @@ def _reference_algorithm_identifier(arcs: list[int]) -> bytes:
         body += bytes(reversed(chunk))
     oid = bytes([0x06, len(body)]) + body
     return bytes([0x30, len(oid)]) + oid
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 255, 256, 70_000])
+def test_der_element_frames_content_as_der(size: int) -> None:
+    content = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    der = _native.der_element(0xA0, content)
+    # X.690 8.1.3: the short form below 128, else the fewest length octets
+    octets = b"" if size < 0x80 else size.to_bytes((size.bit_length() + 7) // 8, "big")
+    length = bytes([size]) if size < 0x80 else bytes([0x80 | len(octets)]) + octets
+    assert der == b"\xa0" + length + content
+    assert _native.der_header(der, 0) == (0xA0, 1 + len(length), len(der))
+
+
+def test_der_element_refuses_a_high_tag_number_form() -> None:
+    for identifier in (0x1F, 0x3F, 0xBF, 0xFF):
+        with pytest.raises(ValueError, match="high-tag-number"):
+            _native.der_element(identifier, b"")

@@ -373,7 +373,21 @@ subjectKeyIdentifier = 0102
 [empty]
 """
 
+# Contents of more than 127 and of more than 255 bytes (long-form lengths).
+_LONG_HEX = ":".join(["ab"] * 300)
+SECTIONS += f"""
+[asn1_long]
+1.2.3.10 = ASN1:SEQUENCE:long_sect
+1.2.3.11 = ASN1:FORMAT:HEX,OCTETSTRING:{_LONG_HEX}
+[long_sect]
+text = UTF8:{"x" * 200}
+octets = FORMAT:HEX,OCT:{_LONG_HEX}
+inner = SEQ:seq_sect
+"""
+
+
 MATCHING = [
+    "asn1_long",
     "bc_ca",
     "bc_false",
     "bc_false_pathlen",

@@ -349,11 +349,8 @@ def _object(what: str, text: str | None) -> x509.ObjectIdentifier:
 
 
 def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    if size < 0x80:
-        return bytes((tag, size)) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + content
+    """The element with identifier octet ``tag`` around ``content`` (framed by the native core)."""
+    return _native.der_element(tag, content)
 
 
 def _der_integer(value: int, tag: int = 0x02) -> bytes:

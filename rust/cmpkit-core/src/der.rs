@@ -138,6 +138,18 @@ pub fn header_at(data: &[u8], pos: usize, whole: bool) -> Result<(u8, usize, usi
     Ok((data[pos], contents, end))
 }
 
+/// The DER element with the one-octet identifier `identifier` (class,
+/// constructed bit and a tag number below 31) around `content`, written by
+/// the `asn1` crate; None for an identifier of the high-tag-number form.
+/// The content is taken as it is: its own encoding is the caller's.
+pub fn element_of(identifier: u8, content: &[u8]) -> Option<Vec<u8>> {
+    let (tag, _) = asn1::Tag::from_bytes(std::slice::from_ref(&identifier)).ok()?;
+    asn1::write(|w| {
+        w.write_tlv::<asn1::WriteError, _>(tag, Some(content.len()), |buf| buf.push_slice(content))
+    })
+    .ok()
+}
+
 /// Parses the identifier octets at `pos`: (constructed?, offset after the tag).
 fn tag(data: &[u8], pos: usize) -> Result<(bool, usize), DerError> {
     let first = *data
@@ -208,6 +220,22 @@ mod tests {
 
     fn ok(d: &[u8]) -> bool {
         check(d, &Limits::default()).is_ok()
+    }
+
+    #[test]
+    fn element_of_frames_short_and_long_contents() {
+        assert_eq!(element_of(0x05, b""), Some(vec![0x05, 0x00]));
+        assert_eq!(element_of(0xa3, &[1, 2]), Some(vec![0xa3, 0x02, 1, 2]));
+        for size in [127usize, 128, 255, 256, 65_535, 65_536] {
+            let content = vec![0x41; size];
+            let der = element_of(0x04, &content).unwrap();
+            assert!(ok(&der), "{size}");
+            let (first, start, end) = header_at(&der, 0, true).unwrap();
+            assert_eq!((first, end - start, end), (0x04, size, der.len()));
+            assert_eq!(&der[start..], &content[..]);
+        }
+        assert_eq!(element_of(0x1f, b"x"), None);
+        assert_eq!(element_of(0xbf, b"x"), None);
     }
 
     #[test]
