@@ -8,7 +8,6 @@ with where a rule is about refusing them. The interop with the real
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import dataclasses
 import datetime
@@ -16,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -758,44 +756,6 @@ def test_http_server_stops_after_max_msgs(pki: Pki) -> None:
 def test_app_counts_only_posts(pki: Pki, server: MockServer) -> None:
     app = CMPApp(server)
     assert app.requests_counted == 0
-
-
-class _Where(MockServer):
-    """A mock server that notes the thread each request is handled on."""
-
-    threads: list[int]
-
-    def handle(self, request: bytes) -> bytes:
-        self.threads.append(threading.get_ident())
-        return super().handle(request)
-
-
-def _post_to_app(app: CMPApp, body: bytes) -> list[dict[str, Any]]:
-    """What ``app`` sends for one POST of ``body`` to ``/``."""
-    sent: list[dict[str, Any]] = []
-    received = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return received.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": []}
-    asyncio.run(app(scope, receive, send))
-    return sent
-
-
-@pytest.mark.parametrize("pooled", [False, True])
-def test_app_handles_requests_on_the_loop_unless_given_an_executor(pki: Pki, pooled: bool) -> None:
-    where = _Where(server_config(pki))
-    where.threads = []
-    request = pbm_client(pki).message(genm_body()).to_der()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        sent = _post_to_app(CMPApp(where, executor=pool if pooled else None), request)
-    assert sent[0]["status"] == 200
-    assert PKIMessage.from_der(sent[1]["body"]).body_type == "genp"
-    assert (where.threads != [threading.get_ident()]) is pooled
 
 
 def _serve_script(pki: Pki, max_msgs: int) -> str:

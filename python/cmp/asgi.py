@@ -6,15 +6,9 @@ The app takes ``POST`` requests on the paths ``openssl cmp -port`` answers
 configured one, reads its head and then at most ``max_body_size`` bytes of
 body, each within ``read_timeout`` seconds, and answers
 ``application/pkixcmp`` (any bytes, any Content-Type: as ``openssl cmp
--port``, and undecodable ones get a CMP error message). Many clients are
-served at once: connections, heads and bodies are read by the event loop
-side by side, and each request's CMP work (:meth:`MockServer.handle`, pure
-computation bounded by the server's limits: a few milliseconds at most) runs
-on the loop when its body is in, unless an executor is given to run it in.
-Handing every request to a thread pool cost more than the work itself (a
-quarter of the server's time went on the hand-overs), and the GIL kept the
-threads from computing side by side anyway. HTTP/1.1 connections are kept
-alive, and so are HTTP/1.0 ones that ask for it (``openssl cmp`` does).
+-port``, and undecodable ones get a CMP error message). The CMP work runs in
+a thread pool, so many clients are served at once; HTTP/1.1 connections are
+kept alive, and so are HTTP/1.0 ones that ask for it (``openssl cmp`` does).
 Where no PKIMessage can answer, the status says why and the connection is
 closed: 400 (not HTTP), 404 (path), 405 (method), 408 (too slow), 413 (body
 too large), 431 (head too large), 503 (``max_msgs`` reached).
@@ -105,8 +99,6 @@ class CMPApp:
     :func:`normalize_path`); ``max_msgs`` (default: the server's
     ``config.max_msgs``, 0 = no limit) counts POST requests, after which
     ``on_max_msgs`` is called once and further requests get 503.
-    ``executor`` runs ``server.handle`` (a server whose handler waits on
-    something, say); without one it runs on the event loop.
     """
 
     def __init__(
@@ -186,11 +178,8 @@ class CMPApp:
             return
         except _Gone:
             return
-        if self._executor is None:
-            answer = self.server.handle(body)
-        else:
-            loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(self._executor, self.server.handle, body)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(self._executor, self.server.handle, body)
         response_headers = [
             (b"content-type", CONTENT_TYPE.encode()),
             (b"content-length", str(len(answer)).encode()),
