@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime
 import random
 import select
 import socket
@@ -28,9 +29,12 @@ from typing import Any, Callable
 import httpx
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
+from inprocess_pki import sig_config
 from openssl_harness import Pki, read_tlv
 from test_client import pbm, sig
+from test_security import only, run
 from test_server import (
     Requester,
     answer,
@@ -45,11 +49,13 @@ from cmp import protection
 from cmp.asgi import BackgroundServer
 from cmp.asn1 import FailInfo, PKIBody, PKIStatus
 from cmp.client import Client
+from cmp.errors import ProtectionError
 from cmp.message import PKIMessage
 from cmp.requests import cert_conf_body, genm_body, poll_req_body
 from cmp.server import MockServer, MockServerConfig
 from cmp.transaction import TransactionConfig
 from cmp.transport import InProcessTransport
+from cmp.verify import ChainValidator
 
 READ_TIMEOUT = 3.0
 """The HTTP server's read_timeout here: short, so that slow clients are cut soon."""
@@ -687,3 +693,81 @@ def test_bad_protection_is_refused_without_touching_the_transaction(
     assert answer(server, client.follow(ip, body)).body_type == "pkiconf"
     assert server.open_transactions == 0
     assert enroll_in_process(server, pki) == pki.enrolled.cert
+
+
+# --- a flood of would-be signers in the extraCerts -----------------------------------------------
+
+
+def _copies_of_the_signer(pki: Pki, count: int, signer: Any = None) -> list[bytes]:
+    """Self-signed certificates with the name, key and key identifier of
+    ``signer`` (the client's credential by default): each matches the sender
+    and senderKID and verifies the signature, and none has a path to a
+    trust anchor."""
+    signer = pki.client if signer is None else signer
+    cert = signer.cert
+    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return [
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(cert.subject)
+        .public_key(signer.key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(ski, critical=False)
+        .sign(signer.key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+        for serial in range(1000, 1000 + count)
+    ]
+
+
+@pytest.fixture
+def paths_validated(monkeypatch: pytest.MonkeyPatch) -> list[x509.Certificate]:
+    seen: list[x509.Certificate] = []
+    original = ChainValidator.validate
+
+    def counting(self: ChainValidator, cert: x509.Certificate, untrusted: Any = ()) -> Any:
+        seen.append(cert)
+        return original(self, cert, untrusted)
+
+    monkeypatch.setattr(ChainValidator, "validate", counting)
+    return seen
+
+
+def test_many_would_be_signers_cost_a_bounded_number_of_path_validations(
+    pki: Pki, server: MockServer, paths_validated: list[x509.Certificate]
+) -> None:
+    signed = sig_client(pki).message(ir_body(pki))
+    assert signed.protection is not None
+    forged = signed.with_protection(signed.protection, _copies_of_the_signer(pki, 60))
+    info = error_of(answer(server, forged)).pki_status_info
+    assert info.status_string == ("no suitable sender cert",)
+    assert len(paths_validated) == 8
+
+
+def test_the_signer_after_a_few_copies_is_still_found(
+    pki: Pki, server: MockServer, paths_validated: list[x509.Certificate]
+) -> None:
+    signed = sig_client(pki).message(ir_body(pki))
+    assert signed.protection is not None
+    real = pki.client.cert.public_bytes(Encoding.DER)
+    shuffled = signed.with_protection(signed.protection, [*_copies_of_the_signer(pki, 3), real])
+    assert answer(server, shuffled).body_type == "ip"
+    assert len(paths_validated) == 4 and paths_validated[-1] == pki.client.cert
+
+
+def test_a_response_with_many_would_be_signers_is_refused_after_a_bounded_search(
+    pki: Pki, server: MockServer, paths_validated: list[x509.Certificate]
+) -> None:
+    # The client's side of the same: a server (or a man in the middle) sending
+    # copies of its certificate in place of the real one.
+    copies = _copies_of_the_signer(pki, 60, pki.server)
+
+    def flood(msg: PKIMessage) -> PKIMessage:
+        assert msg.protection is not None
+        return msg.with_protection(msg.protection, copies)
+
+    with pytest.raises(ProtectionError, match="more than 8 certificates verify"):
+        run(pki, server, sig_config(pki), only(["ip"], flood))
+    assert sum(c.subject == pki.server.cert.subject for c in paths_validated) == 8

@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_PBKDF2_ITERATIONS",
     "DEFAULT_PBM_ITERATIONS",
     "DEFAULT_SALT_LENGTH",
+    "MAX_SIGNER_PATHS",
     "password_based_mac",
     "protect_pbm",
     "protect_pbmac1",
@@ -588,6 +589,13 @@ _UNSUPPORTED_MACS = {
     KEM_BASED_MAC: "KemBasedMac",
 }
 
+
+MAX_SIGNER_PATHS = 8
+"""Candidate signers of one message (named by its sender and senderKID and
+verifying its signature, so holding the same key) whose certificate path
+is validated before the search gives up. A real peer has one, a renewed
+certificate or two; a forged message with hundreds of copies in its
+extraCerts would otherwise cost a path validation each."""
 
 RSA_MAX_BITS = 16384
 """The largest RSA key :func:`verify_signature` uses: libcrypto's own cap

@@ -734,12 +734,23 @@ class MockServer:
         candidates = protection.signer_candidates(msg, pool)
         untrusted = _load_certs(pool)
         problems = []
+        paths = 0
         for cert in candidates:
             try:
                 protection.verify(msg, cert=cert, ignore_keyusage=self.config.ignore_keyusage)
+            except ProtectionError as e:
+                problems.append(str(e))
+                continue
+            if paths == protection.MAX_SIGNER_PATHS:
+                problems.append(
+                    f"more than {paths} certificates verify the signature: the rest not tried"
+                )
+                break
+            paths += 1
+            try:
                 validator.validate(cert, untrusted)
                 return _Signer(cert, untrusted)
-            except (ProtectionError, VerificationError) as e:
+            except VerificationError as e:
                 problems.append(str(e))
         hdr = msg.header
         data = f"for msg sender name = {oneline(name_from_der(hdr.sender.value))}"

@@ -851,6 +851,7 @@ class Transaction:
             candidates.append(self._validated_srvcert)
         sender, at = name_of(header.sender), checking_time(self.config.verify_options)
         seen: set[bytes] = set()
+        paths = 0
         for cert in [*candidates, *extra, *self._untrusted, *self._trusted]:
             der = _der(cert)
             if der in seen:
@@ -865,6 +866,12 @@ class Transaction:
             except ProtectionError as e:
                 reasons.append(f"{oneline(cert.subject)}: {e}")
                 continue
+            if paths == _protection.MAX_SIGNER_PATHS:
+                reasons.append(
+                    f"more than {paths} certificates verify the signature: the rest not tried"
+                )
+                break
+            paths += 1
             try:
                 validator.validate(cert, [*extra, *self._untrusted])
             except VerificationError as e:
